@@ -1,0 +1,332 @@
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ability.application import search as fulltext
+from ability.application.repository import ApplicationRepository, ListFilters
+from ability.application.schemas import (
+    Action,
+    Application,
+    ApplicationCreate,
+    ApplicationUpdate,
+    HistoryEntry,
+    Progress,
+)
+from ability.application.transitions import ApplicationStateError, decide
+from ability.auth.dependencies import target_company
+from ability.auth.tokens import Principal
+from ability.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+)
+from ability.kit.pagination import Keyset, Page, PageRequest, build_page
+from ability.models import IdempotencyKey
+from ability.models.application import Status
+from ability.models.base import utcnow
+from ability.workflow.repository import WorkflowRepository
+from ability.workflow.service import WorkflowNotFoundError, steps_of_version
+
+log = structlog.get_logger()
+
+
+class ApplicationNotFoundError(NotFoundError):
+    pass
+
+
+class StaleVersionError(ConflictError):
+    pass
+
+
+class IdempotencyKeyReusedError(UnprocessableError):
+    pass
+
+
+class IdempotencyKeyInFlightError(ConflictError):
+    pass
+
+
+def to_schema(row: RowMapping) -> Application:
+    return Application.model_validate(row)
+
+
+def _position(app: Application) -> Keyset:
+    return Keyset(app.created_at, app.id)
+
+
+def _request_hash(body: ApplicationCreate) -> str:
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class ApplicationService:
+    async def _new_rows(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        bodies: list[ApplicationCreate],
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Check creates against their company and workflows; build rows."""
+        companies = {target_company(principal, body.company_id) for body in bodies}
+        if len(companies) != 1:
+            raise ForbiddenError("All applications must belong to one company")
+        company_id = companies.pop()
+        wanted = sorted({body.workflow_id for body in bodies})
+        workflows = await WorkflowRepository(session, company_id).get_by_ids(wanted)
+        if len(workflows) != len(wanted):
+            raise WorkflowNotFoundError("Workflow not found")
+        now = utcnow()
+        rows = [
+            {
+                "company_id": company_id,
+                "workflow_id": body.workflow_id,
+                "workflow_version": workflows[body.workflow_id].version,
+                "title": body.title,
+                "description": body.description,
+                "status": Status.PENDING.value,
+                "current_step": 1,
+                "metadata": body.metadata,
+                "created_by": principal.user_id,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+                "is_deleted": False,
+            }
+            for body in bodies
+        ]
+        return company_id, rows
+
+    async def create(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        body: ApplicationCreate,
+        idempotency_key: str | None = None,
+    ) -> tuple[Application, bool]:
+        """Submit one application; returns it and whether it is a replay."""
+        company_id, rows = await self._new_rows(session, principal, [body])
+        if idempotency_key is not None:
+            replay = await self._replay(
+                session, principal, company_id, idempotency_key, body
+            )
+            if replay is not None:
+                return replay, True
+        repository = ApplicationRepository(session, company_id)
+        application = to_schema((await repository.insert_many(rows))[0])
+        if idempotency_key is not None:
+            await self._remember(
+                session, principal, company_id, idempotency_key, body, application
+            )
+        log.info("application.create.done", application_id=application.id)
+        return application, False
+
+    async def _replay(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        company_id: int,
+        key: str,
+        body: ApplicationCreate,
+    ) -> Application | None:
+        stored = await session.get(IdempotencyKey, (company_id, principal.user_id, key))
+        if stored is None:
+            return None
+        if stored.request_hash != _request_hash(body):
+            raise IdempotencyKeyReusedError(
+                "Idempotency-Key was already used with a different request"
+            )
+        log.info("application.create.replayed", idempotency_key=key)
+        return Application.model_validate(stored.response)
+
+    async def _remember(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        company_id: int,
+        key: str,
+        body: ApplicationCreate,
+        application: Application,
+    ) -> None:
+        record = IdempotencyKey(
+            company_id=company_id,
+            user_id=principal.user_id,
+            key=key,
+            request_hash=_request_hash(body),
+            status_code=201,
+            response=application.model_dump(mode="json"),
+            created_at=utcnow(),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(record)
+        except IntegrityError as exc:
+            # A concurrent request with the same key committed first.
+            raise IdempotencyKeyInFlightError(
+                "A request with this Idempotency-Key is in progress; retry"
+            ) from exc
+
+    async def bulk_create(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        bodies: list[ApplicationCreate],
+    ) -> list[int]:
+        """Submit many applications in one transaction: all or none."""
+        company_id, rows = await self._new_rows(session, principal, bodies)
+        inserted = await ApplicationRepository(session, company_id).insert_many(rows)
+        log.info("application.bulk_create.done", count=len(inserted))
+        return [row["id"] for row in inserted]
+
+    async def _load(self, repository: ApplicationRepository, app_id: int) -> RowMapping:
+        row = await repository.get_by_id(app_id)
+        if row is None:
+            raise ApplicationNotFoundError("Application not found")
+        return row
+
+    async def get(
+        self, session: AsyncSession, company_id: int, app_id: int
+    ) -> Application:
+        """One application of the company."""
+        repository = ApplicationRepository(session, company_id)
+        return to_schema(await self._load(repository, app_id))
+
+    async def update(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        app_id: int,
+        body: ApplicationUpdate,
+        if_match: int | None,
+    ) -> Application:
+        """Edit a pending application (its submitter or an admin)."""
+        repository = ApplicationRepository(session, principal.company_id)
+        current = await self._load(repository, app_id)
+        if current["created_by"] != principal.user_id and not principal.has_any():
+            raise ForbiddenError("Only the submitter or an admin may edit")
+        if if_match is not None and if_match != current["version"]:
+            raise StaleVersionError("The application has changed (version)")
+        if current["status"] != Status.PENDING:
+            raise ApplicationStateError("Only pending applications can be edited")
+        values = body.model_dump(exclude_unset=True)
+        if values.get("title", "") is None:
+            raise UnprocessableError("title cannot be null")
+        values["updated_at"] = utcnow()
+        row = await repository.update(app_id, current["version"], values)
+        if row is None:
+            raise StaleVersionError("The application changed meanwhile; retry")
+        return to_schema(row)
+
+    async def delete(
+        self, session: AsyncSession, principal: Principal, app_id: int
+    ) -> None:
+        """Soft-delete an application (admins)."""
+        repository = ApplicationRepository(session, principal.company_id)
+        current = await self._load(repository, app_id)
+        values = {"is_deleted": True, "updated_at": utcnow()}
+        if await repository.update(app_id, current["version"], values) is None:
+            raise StaleVersionError("The application changed meanwhile; retry")
+        log.info("application.delete.done", application_id=app_id)
+
+    async def search(
+        self,
+        session: AsyncSession,
+        company_id: int,
+        query: str,
+        statuses: frozenset[Status],
+        page: PageRequest,
+    ) -> Page[Application]:
+        """Full-text search over title and description, best first."""
+        request = fulltext.SearchRequest(
+            company_id=company_id,
+            terms=fulltext.terms_of(query),
+            statuses=statuses,
+            limit=page.page_size + 1,
+            offset=page.offset,
+        )
+        rows = await fulltext.search(session, request)
+        return build_page([to_schema(r) for r in rows], page, None)
+
+    async def history(
+        self, session: AsyncSession, company_id: int, app_id: int
+    ) -> list[HistoryEntry]:
+        """Every action on the application, oldest first."""
+        repository = ApplicationRepository(session, company_id)
+        await self._load(repository, app_id)
+        return [
+            HistoryEntry.model_validate(r) for r in await repository.history(app_id)
+        ]
+
+    async def progress(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        app_id: int,
+        body: Progress,
+        seen: RowMapping | None = None,
+        job_id: int | None = None,
+    ) -> Application:
+        """Approve, reject, comment or cancel, guarded by the version read.
+
+        ``seen`` is the application as the caller read it (in an earlier
+        transaction); the write lands only if nobody changed it since.
+        """
+        repository = ApplicationRepository(session, principal.company_id)
+        app = seen if seen is not None else await self._load(repository, app_id)
+        if (
+            body.expected_version is not None
+            and body.expected_version != app["version"]
+        ):
+            raise StaleVersionError("The application has changed (version)")
+        steps = await steps_of_version(
+            session, principal.company_id, app["workflow_id"], app["workflow_version"]
+        )
+        approvers: set[int] = set()
+        if body.action is Action.APPROVE and app["current_step"] is not None:
+            approvers = await repository.approvers_of_step(
+                app_id, app["workflow_version"], app["current_step"]
+            )
+        transition = decide(
+            app, steps, principal, body.action, body.comment, approvers, utcnow()
+        )
+        row = await repository.update(app_id, app["version"], transition.changes)
+        if row is None:
+            raise StaleVersionError("Someone else acted first; reload and retry")
+        await repository.add_event({**transition.event, "job_id": job_id})
+        log.info(
+            "application.progress.done",
+            application_id=app_id,
+            action=body.action.value,
+            status=row["status"],
+        )
+        return to_schema(row)
+
+    async def read_for_progress(
+        self, session: AsyncSession, principal: Principal, app_id: int
+    ) -> RowMapping:
+        """The application as the caller sees it before acting."""
+        repository = ApplicationRepository(session, principal.company_id)
+        return await self._load(repository, app_id)
+
+    async def list(
+        self,
+        session: AsyncSession,
+        company_id: int,
+        filters: ListFilters,
+        page: PageRequest,
+    ) -> Page[Application]:
+        """Applications matching the filters, in keyset order."""
+        repository = ApplicationRepository(session, company_id)
+        rows = await repository.list(filters, page)
+        total = await repository.count(filters) if page.with_total else None
+        return build_page([to_schema(r) for r in rows], page, _position, total)
+
+
+application_service = ApplicationService()

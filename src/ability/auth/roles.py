@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    REVIEWER = "reviewer"
+    APPROVER = "approver"
+    REPORTER = "reporter"
+    MEMBER = "member"

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ability.auth.passwords import verify_password
+from ability.auth.roles import Role
+from ability.auth.schemas import Token
+from ability.auth.tokens import Principal, issue_token
+from ability.config import Settings
+from ability.errors import NotAuthenticatedError
+from ability.models import User
+from ability.user.repository import UserRepository
+
+log = structlog.get_logger()
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        company_id=user.company_id,
+        roles=frozenset(Role(role) for role in user.roles),
+        is_platform_admin=user.is_platform_admin,
+    )
+
+
+class AuthService:
+    async def login(
+        self, session: AsyncSession, settings: Settings, email: str, password: str
+    ) -> Token:
+        """A token for valid credentials; one message for every failure."""
+        user = await UserRepository(session).get_by_email(email)
+        ok = await verify_password(user.password_hash if user else None, password)
+        if user is None or not ok or not user.is_active:
+            log.info("auth.login.refused")
+            raise NotAuthenticatedError("Incorrect email or password")
+        token = issue_token(principal_of(user), settings.secret_key, settings.TOKEN_TTL)
+        log.info("auth.login.done", user_id=user.id, company_id=user.company_id)
+        return Token(
+            access_token=token, expires_in=int(settings.TOKEN_TTL.total_seconds())
+        )
+
+
+auth_service = AuthService()

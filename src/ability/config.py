@@ -1,0 +1,116 @@
+"""Settings, read once from ``ABILITY_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", "changethis"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ABILITY_", case_sensitive=False, extra="ignore"
+    )
+
+    # Storage
+    DATABASE_URL: str = "sqlite+aiosqlite:///./ability.db"
+    REDIS_URL: str | None = None
+    DB_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    DB_MAX_OVERFLOW: int = Field(default=5, ge=0, le=200)
+    DB_POOL_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
+    DB_POOL_RECYCLE: int = Field(default=1800, ge=-1)
+    SQLITE_BUSY_TIMEOUT_MS: int = Field(default=5000, ge=0)
+    SLOW_QUERY_MS: float = Field(default=100.0, ge=0)
+
+    # Security
+    SECRET_KEY: SecretStr | None = None
+    TOKEN_TTL: timedelta = timedelta(hours=1)
+    ADMIN_EMAIL: str | None = None
+    ADMIN_PASSWORD: SecretStr | None = None
+    ADMIN_COMPANY: str = "Platform"
+
+    # Request limits
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    GZIP_MIN_BYTES: int = Field(default=1000, ge=0)
+
+    # Cache (L1 is in-process; Redis adds L2 when REDIS_URL is set)
+    CACHE_L1_SIZE: int = Field(default=10_000, ge=0)
+    CACHE_TTL: timedelta = timedelta(seconds=30)
+
+    # Jobs
+    JOB_CHUNK_SIZE: int = Field(default=100, ge=1, le=1000)
+    JOB_CONCURRENCY: int = Field(default=2, ge=1, le=64)
+
+    # Operations
+    ENV: Literal["development", "production", "test"] = "development"
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: Literal["console", "json"] | None = None
+    SEED_DEMO: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        key = self.SECRET_KEY.get_secret_value() if self.SECRET_KEY else None
+        if key is not None and key.lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("ABILITY_SECRET_KEY is a placeholder; set a real one")
+        if self.ENV == "production" and key is None and not self.is_sqlite:
+            raise ValueError("ABILITY_SECRET_KEY is required in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for other databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.DATABASE_URL.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+    @property
+    def log_format(self) -> Literal["console", "json"]:
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return "json" if self.ENV == "production" else "console"
+
+    @cached_property
+    def secret_key(self) -> str:
+        """The token signing key; generated once and kept beside a SQLite file."""
+        if self.SECRET_KEY is not None:
+            return self.SECRET_KEY.get_secret_value()
+        db_path = self.sqlite_path
+        if db_path is None:
+            return _process_secret()
+        key_file = db_path.with_name(db_path.name + ".secret")
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            candidate = secrets.token_urlsafe(48)
+            try:
+                with key_file.open("x", encoding="utf-8") as fh:
+                    fh.write(candidate)
+                key_file.chmod(0o600)
+            except FileExistsError:
+                pass
+        return key_file.read_text(encoding="utf-8").strip()
+
+
+_PROCESS_SECRET: list[str] = []
+
+
+def _process_secret() -> str:
+    # Only reached for an in-memory database outside production: tokens then
+    # live as long as the process, which is what such a database does too.
+    if not _PROCESS_SECRET:
+        _PROCESS_SECRET.append(secrets.token_urlsafe(48))
+    return _PROCESS_SECRET[0]
+
+
+settings = Settings()

@@ -1,0 +1,144 @@
+"""Engines, sessions and the per-database details beneath them.
+
+SQLite gets two engines: reads begin deferred transactions, writes begin
+``IMMEDIATE`` on a single pooled connection, so concurrent writers queue in the
+pool instead of failing to upgrade a read lock. PostgreSQL uses one engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from ability.config import Settings
+
+AFTER_COMMIT = "ability.after_commit"
+
+
+def after_commit(
+    session: AsyncSession, callback: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``callback`` once the session commits (dropped on rollback).
+
+    Jobs are enqueued this way, so a worker never sees a job whose row is not
+    committed yet.
+    """
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
+    return [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
+        "PRAGMA temp_store=MEMORY",
+        "PRAGMA cache_size=-65536",
+        "PRAGMA mmap_size=268435456",
+    ]
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, begin: str, busy_ms: int) -> None:
+    pragmas = _sqlite_pragmas(busy_ms)
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver so that we choose its kind.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
+    url = settings.DATABASE_URL
+    if settings.is_sqlite:
+        timeout = settings.SQLITE_BUSY_TIMEOUT_MS / 1000
+        reader = create_async_engine(
+            url,
+            pool_size=settings.DB_POOL_SIZE,
+            max_overflow=settings.DB_MAX_OVERFLOW,
+            pool_timeout=settings.DB_POOL_TIMEOUT,
+        )
+        writer = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=timeout
+        )
+        _install_sqlite_hooks(reader, "BEGIN", settings.SQLITE_BUSY_TIMEOUT_MS)
+        _install_sqlite_hooks(
+            writer, "BEGIN IMMEDIATE", settings.SQLITE_BUSY_TIMEOUT_MS
+        )
+        return reader, writer
+    engine = create_async_engine(
+        url,
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_timeout=settings.DB_POOL_TIMEOUT,
+        pool_recycle=settings.DB_POOL_RECYCLE,
+        pool_pre_ping=True,
+    )
+    return engine, engine
+
+
+@dataclass
+class Database:
+    """The engines and session factories of one process."""
+
+    reader: AsyncEngine
+    writer: AsyncEngine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        reader, writer = _create_engines(settings)
+        return cls(reader=reader, writer=writer)
+
+    def __post_init__(self) -> None:
+        self._read = async_sessionmaker(self.reader, expire_on_commit=False)
+        self._write = async_sessionmaker(self.writer, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    @asynccontextmanager
+    async def session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """A session that commits on success and rolls back on any error."""
+        factory = self._write if write else self._read
+        async with factory() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                await callback()
+
+    async def ping(self) -> None:
+        async with self.reader.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.reader.dispose()
+        if self.writer is not self.reader:
+            await self.writer.dispose()
+
+
+async def analyze(db: Database) -> None:
+    """Refresh the planner's statistics (after bulk loads)."""
+    async with db.session(write=True) as session:
+        await session.execute(sa.text("ANALYZE"))

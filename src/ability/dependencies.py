@@ -1,0 +1,40 @@
+"""Request-scoped dependencies shared by every feature."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ability.config import Settings
+from ability.db import Database
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).session(write=False) as session:
+        yield session
+
+
+async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).session(write=True) as session:
+        yield session
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+# scope="function": the session commits and returns its connection when the
+# endpoint returns, before the response is sent, so a slow client never holds
+# a pooled connection.
+ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ability.application.schemas import BatchProcess
+from ability.auth.dependencies import CurrentUser
+from ability.dependencies import ReadSession, WriteSession
+from ability.errors import NotFoundError, error_responses
+from ability.job.schemas import Job, JobAccepted
+from ability.job.service import job_service
+from ability.kit.schemas import IdPath
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.post("/applications/batch/process", status_code=202, response_model=JobAccepted)
+async def batch_process(
+    body: BatchProcess, principal: CurrentUser, session: WriteSession, request: Request
+) -> JobAccepted:
+    """Apply one action to up to 1,000 applications in the background."""
+    return await job_service.submit_batch(
+        session,
+        request.app.state.jobs,
+        principal,
+        body,
+        getattr(request.state, "request_id", None),
+    )
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=Job, responses=error_responses(NotFoundError)
+)
+async def get_job(job_id: IdPath, principal: CurrentUser, session: ReadSession) -> Job:
+    """A background job's status, counts and per-item errors."""
+    return await job_service.get(session, principal.company_id, job_id)

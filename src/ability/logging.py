@@ -1,0 +1,116 @@
+"""Structured logging: structlog over the standard library.
+
+One event per line; JSON in production, console in development. Context
+(request id, company id, ...) is bound with ``structlog.contextvars`` and lands
+on every line of the request or task that bound it. Warnings and errors are
+also kept in a bounded in-process store for ``/admin/errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+_LEVELS = {"warning": 30, "error": 40, "critical": 50}
+
+
+class RecentProblems:
+    """The latest warnings and errors, bounded in count."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self._items: deque[dict[str, Any]] = deque(maxlen=capacity)
+
+    def add(self, event: EventDict) -> None:
+        self._items.append(
+            {
+                "at": datetime.now(UTC).isoformat(),
+                "level": event.get("level", "warning"),
+                "event": event.get("event"),
+                "request_id": event.get("request_id"),
+                "company_id": event.get("company_id"),
+                "detail": {
+                    k: _plain(v)
+                    for k, v in event.items()
+                    if k not in ("event", "level", "timestamp", "exc_info")
+                },
+            }
+        )
+
+    def list(self, *, min_level: str, limit: int) -> list[dict[str, Any]]:
+        floor = _LEVELS[min_level]
+        matches = [
+            item
+            for item in reversed(self._items)
+            if _LEVELS.get(item["level"], 0) >= floor
+        ]
+        return matches[:limit]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return repr(value)
+
+
+recent_problems = RecentProblems()
+
+
+def _keep_problems(_: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    if _LEVELS.get(method, 0) >= _LEVELS["warning"]:
+        recent_problems.add({**event, "level": method})
+    return event
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _keep_problems,
+    ]
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info
+            if fmt == "json"
+            else structlog.dev.set_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Our middleware logs each request once, with its context.
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

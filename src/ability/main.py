@@ -1,0 +1,122 @@
+"""The FastAPI application: routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.middleware.gzip import GZipMiddleware
+
+from ability import __version__
+from ability.admin.endpoints import router as admin_router
+from ability.admin.service import RequestStats
+from ability.application.endpoints import router as application_router
+from ability.auth.endpoints import router as auth_router
+from ability.company.endpoints import router as company_router
+from ability.config import Settings
+from ability.db import Database
+from ability.errors import AbilityError
+from ability.health.endpoints import router as health_router
+from ability.job.endpoints import router as job_router
+from ability.job.runner import InProcessRunner
+from ability.logging import configure_logging
+from ability.middleware import RequestMiddleware
+from ability.report.endpoints import router as report_router
+from ability.user.endpoints import router as user_router
+from ability.workflow.endpoints import router as workflow_router
+
+log = structlog.get_logger()
+
+
+def _error_body(detail: str, error: str) -> dict[str, str]:
+    return {"detail": detail, "error": error}
+
+
+async def _ability_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AbilityError)
+    if exc.status_code >= 500:
+        log.error("http.error", error=type(exc).__name__, detail=exc.message)
+    return JSONResponse(
+        _error_body(exc.message, type(exc).__name__),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _overloaded(_request: Request, exc: Exception) -> JSONResponse:
+    # The pool had no connection in time, or SQLite stayed locked: the
+    # client should come back shortly rather than wait here.
+    if isinstance(exc, OperationalError) and "locked" not in str(exc.orig):
+        log.exception("db.error")
+        return JSONResponse(
+            _error_body("Database error", "DatabaseError"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    log.warning("db.overloaded", error=type(exc).__name__)
+    return JSONResponse(
+        _error_body("Service overloaded, retry shortly", "OverloadedError"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("http.unhandled", error=type(exc).__name__)
+    return JSONResponse(
+        _error_body("Internal server error", "InternalError"), status_code=500
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: the environment)."""
+    settings = settings or Settings()
+    configure_logging(settings.LOG_LEVEL, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        runner = InProcessRunner(db, settings)
+        app.state.db = db
+        app.state.jobs = runner
+        await runner.start()
+        log.info("app.started", database=db.dialect, version=__version__)
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await db.dispose()
+            log.info("app.stopped")
+
+    app = FastAPI(
+        title="Ability",
+        version=__version__,
+        summary="Multi-tenant approval workflows for back offices.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.request_stats = stats = RequestStats()
+    for router in (
+        health_router,
+        auth_router,
+        user_router,
+        company_router,
+        workflow_router,
+        application_router,
+        job_router,
+        report_router,
+        admin_router,
+    ):
+        app.include_router(router)
+    app.add_exception_handler(AbilityError, _ability_error)
+    app.add_exception_handler(PoolTimeoutError, _overloaded)
+    app.add_exception_handler(OperationalError, _overloaded)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MIN_BYTES)
+    app.add_middleware(RequestMiddleware, max_body=settings.MAX_BODY_BYTES, stats=stats)
+    return app

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi import APIRouter
+
+from ability.auth.dependencies import ReporterUser, target_company
+from ability.dependencies import ReadSession
+from ability.errors import ForbiddenError, UnprocessableError, error_responses
+from ability.kit.schemas import IdQuery
+from ability.report.schemas import ApplicationStats, WorkflowAnalyticsList
+from ability.report.service import report_service
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+MAX_REPORT_DAYS = 366
+DEFAULT_DAYS = 30
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
+
+@router.get(
+    "/applications/stats",
+    response_model=ApplicationStats,
+    responses=error_responses(ForbiddenError),
+)
+async def application_stats(
+    principal: ReporterUser,
+    session: ReadSession,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    company_id: IdQuery = None,
+) -> ApplicationStats:
+    """Application counts by status and day, and the median time to complete.
+
+    Dates are inclusive; the range is at most 366 days and defaults to the
+    last 30 days.
+    """
+    end = end_date or (
+        start_date + timedelta(days=DEFAULT_DAYS - 1)
+        if start_date
+        else datetime.now(UTC).date()
+    )
+    start = start_date or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start.year < MIN_YEAR or end.year > MAX_YEAR:
+        raise UnprocessableError(f"dates must fall in {MIN_YEAR}..{MAX_YEAR}")
+    if start > end:
+        raise UnprocessableError("start_date must not be after end_date")
+    if (end - start).days + 1 > MAX_REPORT_DAYS:
+        raise UnprocessableError(f"the range is at most {MAX_REPORT_DAYS} days")
+    company = target_company(principal, company_id)
+    return await report_service.application_stats(session, company, start, end)
+
+
+@router.get(
+    "/workflows/analytics",
+    response_model=WorkflowAnalyticsList,
+    responses=error_responses(ForbiddenError),
+)
+async def workflow_analytics(
+    principal: ReporterUser, session: ReadSession, company_id: IdQuery = None
+) -> WorkflowAnalyticsList:
+    """Per-workflow volumes, completion rate and mean time per step."""
+    company = target_company(principal, company_id)
+    return await report_service.workflow_analytics(session, company)

@@ -1,0 +1,52 @@
+"""Words that make generated applications read like a real back office."""
+
+ITEMS = (
+    "laptop",
+    "monitor",
+    "software licence",
+    "office chairs",
+    "server rack",
+    "training course",
+    "conference travel",
+    "marketing campaign",
+    "printer",
+    "cloud credits",
+    "security audit",
+    "legal review",
+    "catering",
+    "vehicle lease",
+    "headsets",
+    "desk lamps",
+    "translation",
+    "recruitment fees",
+    "insurance",
+    "consulting hours",
+    "storage array",
+    "network switch",
+    "firewall",
+    "tablets",
+)
+DEPARTMENTS = (
+    "finance",
+    "engineering",
+    "sales",
+    "support",
+    "marketing",
+    "operations",
+    "legal",
+    "research",
+    "logistics",
+    "procurement",
+    "facilities",
+    "design",
+)
+VERBS = ("Purchase", "Renewal", "Request", "Upgrade", "Replacement", "Approval")
+REASONS = (
+    "needed before the quarter closes",
+    "replaces equipment that failed last month",
+    "requested by the team lead after the planning review",
+    "covers the new hires starting next month",
+    "part of the cost reduction programme",
+    "required by the annual compliance checklist",
+    "vendor offered a discount if signed this week",
+)
