@@ -2,18 +2,23 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
+from ability.auth.roles import Role
 from ability.config import Settings
 from ability.db import Database
+from ability.kit.lru import LRU
 from ability.main import create_app
 from ability.migrations import upgrade
+from ability.workflow import service as workflow_service_module
 from ability.workflow.schemas import WorkflowWrite
-from tests.factories import Tenant, create_tenant, create_workflow
+from tests.factories import Tenant, create_tenant, create_user, create_workflow
 
 T = TypeVar("T")
 
@@ -67,6 +72,54 @@ class Api:
 
     def wait_for_jobs(self) -> None:
         self.run(self.client.app.state.jobs.idle)  # type: ignore[attr-defined]
+
+    def user(self, tenant: Tenant, who: str, roles: list[Role]) -> dict[str, str]:
+        """Add a user named ``who`` to ``tenant``; returns its auth headers."""
+        self.run(partial(create_user, self.db, self.settings, tenant, who, roles))
+        return tenant.headers(who)
+
+    def platform_admin(self, tenant: Tenant) -> dict[str, str]:
+        """Add a platform admin (``"platform"``) to ``tenant``; its headers."""
+        create = partial(
+            create_user,
+            self.db,
+            self.settings,
+            tenant,
+            "platform",
+            [Role.ADMIN],
+            platform_admin=True,
+        )
+        self.run(create)
+        return tenant.headers("platform")
+
+    def submit(
+        self, tenant: Tenant, workflow_id: int, who: str = "member", **fields: Any
+    ) -> dict[str, Any]:
+        """Create an application over HTTP; returns its JSON."""
+        body = {"title": "Laptop for a new hire", "workflow_id": workflow_id}
+        response = self.client.post(
+            "/applications", headers=tenant.headers(who), json={**body, **fields}
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def act(
+        self, tenant: Tenant, who: str, application_id: int, action: str, **extra: Any
+    ) -> httpx2.Response:
+        """``POST /applications/{id}/progress`` as ``who``."""
+        return self.client.post(
+            f"/applications/{application_id}/progress",
+            headers=tenant.headers(who),
+            json={"action": action, **extra},
+        )
+
+
+@pytest.fixture(autouse=True)
+def fresh_step_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's database numbers rows from 1 again, so steps cached by
+    (company, workflow, version) in an earlier test must not be reused."""
+    monkeypatch.setattr(workflow_service_module, "_version_steps", LRU(4096))
 
 
 @pytest.fixture

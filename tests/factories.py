@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ability.auth.passwords import hash_password_sync
 from ability.auth.roles import Role
@@ -13,7 +14,7 @@ from ability.auth.tokens import Principal, issue_token
 from ability.company.repository import CompanyRepository
 from ability.config import Settings
 from ability.db import Database
-from ability.models import User
+from ability.models import Application, ApplicationEvent, Status, User
 from ability.user.repository import UserRepository
 from ability.workflow.schemas import Step, WorkflowWrite
 from ability.workflow.service import workflow_service
@@ -95,3 +96,75 @@ async def create_workflow(
             session, tenant.company_id, body or two_step_workflow()
         )
     return workflow.id
+
+
+def one_step_workflow(name: str = "Expense") -> WorkflowWrite:
+    return WorkflowWrite(
+        name=name,
+        workflow_type="expense",
+        steps=[Step(name="Approve", order=1, required_role=Role.APPROVER)],
+    )
+
+
+async def create_application(
+    db: Database,
+    tenant: Tenant,
+    workflow_id: int,
+    *,
+    created_at: datetime,
+    title: str = "Seeded application",
+    status: Status = Status.PENDING,
+    completed_at: datetime | None = None,
+    who: str = "member",
+) -> int:
+    """An application with a chosen creation time (and outcome), at version 1
+    of its workflow; adds no history."""
+    final = status in (Status.COMPLETED, Status.REJECTED, Status.CANCELLED)
+    async with db.session(write=True) as session:
+        application = Application(
+            company_id=tenant.company_id,
+            workflow_id=workflow_id,
+            workflow_version=1,
+            title=title,
+            description=None,
+            status=status.value,
+            current_step=None if final else 1,
+            metadata_={},
+            created_by=tenant.users[who].user_id,
+            created_at=created_at,
+            updated_at=completed_at or created_at,
+            completed_at=completed_at,
+            version=1,
+            is_deleted=False,
+        )
+        session.add(application)
+        await session.flush()
+        return application.id
+
+
+async def record_action(
+    db: Database,
+    tenant: Tenant,
+    application_id: int,
+    workflow_id: int,
+    *,
+    step_order: int,
+    action: str,
+    at: datetime,
+    who: str = "admin",
+) -> None:
+    """A history row with a chosen time, as the service would write it."""
+    async with db.session(write=True) as session:
+        session.add(
+            ApplicationEvent(
+                company_id=tenant.company_id,
+                application_id=application_id,
+                workflow_id=workflow_id,
+                workflow_version=1,
+                step_order=step_order,
+                step_name=f"Step {step_order}",
+                action=action,
+                actor_id=tenant.users[who].user_id,
+                created_at=at,
+            )
+        )

@@ -122,9 +122,11 @@ def _print_welcome(
     console.print(f"Demo logins (password [bold]{password}[/bold]):")
     for email in users:
         console.print(f"  {email}")
+    # One line even when not a terminal (logs), so that it can be pasted.
     console.print(
         f"Try: curl -s {url}/auth/login -H 'content-type: application/json' "
-        f'-d \'{{"email": "admin@demo.example", "password": "{password}"}}\''
+        f'-d \'{{"email": "admin@demo.example", "password": "{password}"}}\'',
+        soft_wrap=True,
     )
 
 

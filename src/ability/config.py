@@ -41,8 +41,12 @@ class Settings(BaseSettings):
     GZIP_MIN_BYTES: int = Field(default=1000, ge=0)
 
     # Cache (L1 is in-process; Redis adds L2 when REDIS_URL is set)
-    CACHE_L1_SIZE: int = Field(default=10_000, ge=0)
+    CACHE_ENABLED: bool = True
+    CACHE_L1_SIZE: int = Field(default=5_000, ge=0)
     CACHE_TTL: timedelta = timedelta(seconds=30)
+    CACHE_ACK_TIMEOUT: timedelta = timedelta(milliseconds=100)
+    CACHE_WARM_COMPANIES: int = Field(default=10, ge=0, le=10_000)
+    REDIS_TIMEOUT: timedelta = timedelta(milliseconds=250)
 
     # Jobs
     JOB_CHUNK_SIZE: int = Field(default=100, ge=1, le=1000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +23,16 @@ from sqlalchemy.ext.asyncio import (
 from ability.config import Settings
 
 AFTER_COMMIT = "ability.after_commit"
+CHANGED = "ability.changed"
+
+
+class Invalidator(Protocol):
+    async def invalidate(self, scopes: list[str]) -> None: ...
+
+
+def changed(session: AsyncSession, *scopes: str) -> None:
+    """Note cache scopes this transaction changes; dropped after commit."""
+    session.info.setdefault(CHANGED, set()).update(scopes)
 
 
 def after_commit(
@@ -48,7 +58,7 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
     ]
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, begin: str, busy_ms: int) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, begin: str | None, busy_ms: int) -> None:
     pragmas = _sqlite_pragmas(busy_ms)
 
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -60,6 +70,9 @@ def _install_sqlite_hooks(engine: AsyncEngine, begin: str, busy_ms: int) -> None
             cursor.execute(pragma)
         cursor.close()
 
+    if begin is None:
+        return
+
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql(begin)
@@ -69,16 +82,21 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     url = settings.DATABASE_URL
     if settings.is_sqlite:
         timeout = settings.SQLITE_BUSY_TIMEOUT_MS / 1000
+        # Reads run in autocommit: each SELECT sees the latest committed
+        # state (WAL snapshot) and costs no BEGIN/COMMIT round trips to the
+        # driver's thread.
         reader = create_async_engine(
             url,
             pool_size=settings.DB_POOL_SIZE,
             max_overflow=settings.DB_MAX_OVERFLOW,
             pool_timeout=settings.DB_POOL_TIMEOUT,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
         )
         writer = create_async_engine(
             url, pool_size=1, max_overflow=0, pool_timeout=timeout
         )
-        _install_sqlite_hooks(reader, "BEGIN", settings.SQLITE_BUSY_TIMEOUT_MS)
+        _install_sqlite_hooks(reader, None, settings.SQLITE_BUSY_TIMEOUT_MS)
         _install_sqlite_hooks(
             writer, "BEGIN IMMEDIATE", settings.SQLITE_BUSY_TIMEOUT_MS
         )
@@ -100,6 +118,7 @@ class Database:
 
     reader: AsyncEngine
     writer: AsyncEngine
+    cache: Invalidator | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -125,6 +144,9 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+            scopes = session.info.pop(CHANGED, None)
+            if scopes and self.cache is not None:
+                await self.cache.invalidate(sorted(scopes))
             for callback in session.info.pop(AFTER_COMMIT, []):
                 await callback()
 

@@ -8,13 +8,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ability.cache.service import Cache
 from ability.config import Settings
 from ability.db import Database
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
 
 
 def get_database(request: Request) -> Database:
@@ -33,6 +39,7 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
+AppCache = Annotated[Cache, Depends(get_cache)]
 # scope="function": the session commits and returns its connection when the
 # endpoint returns, before the response is sent, so a slow client never holds
 # a pooled connection.

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from ability import __version__
@@ -17,6 +25,7 @@ from ability.admin.endpoints import router as admin_router
 from ability.admin.service import RequestStats
 from ability.application.endpoints import router as application_router
 from ability.auth.endpoints import router as auth_router
+from ability.cache.service import Cache
 from ability.company.endpoints import router as company_router
 from ability.config import Settings
 from ability.db import Database
@@ -26,6 +35,7 @@ from ability.job.endpoints import router as job_router
 from ability.job.runner import InProcessRunner
 from ability.logging import configure_logging
 from ability.middleware import RequestMiddleware
+from ability.redis import command_client, subscriber_client
 from ability.report.endpoints import router as report_router
 from ability.user.endpoints import router as user_router
 from ability.workflow.endpoints import router as workflow_router
@@ -46,6 +56,30 @@ async def _ability_error(_request: Request, exc: Exception) -> JSONResponse:
         status_code=exc.status_code,
         headers=exc.headers,
     )
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    try:
+        return await request_validation_exception_handler(request, exc)
+    except ValueError:
+        # The echoed input held what JSON output cannot (NaN, an infinity, a
+        # lone surrogate, undecodable bytes): answer without echoing it.
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True)
+        return Response(body, 422, media_type="application/json")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    # FastAPI answers 400 for a body its JSON parser gives up on (nested past
+    # the recursion limit); the contract makes every unparsable body a 422.
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        return JSONResponse(
+            _error_body("The body nests too deeply to parse", "UnprocessableError"),
+            status_code=422,
+        )
+    return await http_exception_handler(request, exc)
 
 
 async def _overloaded(_request: Request, exc: Exception) -> JSONResponse:
@@ -81,15 +115,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_settings(settings)
+        cache = Cache(settings, command_client(settings), subscriber_client(settings))
+        db.cache = cache
         runner = InProcessRunner(db, settings)
         app.state.db = db
+        app.state.cache = cache
         app.state.jobs = runner
+        await cache.start()
         await runner.start()
         log.info("app.started", database=db.dialect, version=__version__)
         try:
             yield
         finally:
             await runner.stop()
+            await cache.stop()
             await db.dispose()
             log.info("app.stopped")
 
@@ -114,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.add_exception_handler(AbilityError, _ability_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(PoolTimeoutError, _overloaded)
     app.add_exception_handler(OperationalError, _overloaded)
     app.add_exception_handler(Exception, _unexpected)

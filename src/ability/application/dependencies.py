@@ -30,13 +30,18 @@ def parse_statuses(values: list[StatusName] | None) -> frozenset[Status]:
     return frozenset(statuses)
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +05:00 is before year 1 in UTC
+        raise UnprocessableError(f"{name} is out of range") from None
 
 
-def list_filters(
+async def list_filters(
     status: Annotated[list[StatusName] | None, Query()] = None,
     workflow_id: IdQuery = None,
     created_after: datetime | None = None,
@@ -44,7 +49,8 @@ def list_filters(
     sort: Literal["-created_at", "created_at"] = "-created_at",
 ) -> ListFilters:
     """Filters for ``GET /applications``; naive datetimes are read as UTC."""
-    after, before = _utc(created_after), _utc(created_before)
+    after = _utc(created_after, "created_after")
+    before = _utc(created_before, "created_before")
     if after is not None and before is not None:
         if after > before:
             raise UnprocessableError("created_after must not be after created_before")

@@ -18,7 +18,7 @@ from ability.application.schemas import (
 )
 from ability.application.service import application_service
 from ability.auth.dependencies import AdminUser, CurrentUser, target_company
-from ability.dependencies import ReadSession, WriteSession
+from ability.dependencies import AppCache, ReadSession, WriteSession
 from ability.errors import (
     ConflictError,
     ForbiddenError,
@@ -27,6 +27,7 @@ from ability.errors import (
     error_responses,
 )
 from ability.kit.pagination import Page, PageRequest, page_request
+from ability.kit.responses import json_bytes
 from ability.kit.schemas import IdPath, IdQuery
 
 router = APIRouter(prefix="/applications", tags=["applications"])
@@ -77,13 +78,15 @@ async def create_application(
 async def list_applications(
     principal: CurrentUser,
     session: ReadSession,
+    cache: AppCache,
     filters: Annotated[ListFilters, Depends(list_filters)],
     page: Pagination,
     company_id: IdQuery = None,
-) -> Page[Application]:
+) -> Response:
     """Applications of a company, filtered and paginated (page or cursor)."""
     company = target_company(principal, company_id)
-    return await application_service.list(session, company, filters, page)
+    body = await application_service.list_json(session, cache, company, filters, page)
+    return json_bytes(body)
 
 
 @router.get("/search", response_model=Page[Application])
@@ -129,14 +132,13 @@ async def get_application(
     application_id: IdPath,
     principal: CurrentUser,
     session: ReadSession,
-    response: Response,
-) -> Application:
+    cache: AppCache,
+) -> Response:
     """One application."""
-    application = await application_service.get(
-        session, principal.company_id, application_id
+    body = await application_service.get_json(
+        session, cache, principal.company_id, application_id
     )
-    response.headers["ETag"] = f'"{application.version}"'
-    return application
+    return json_bytes(body)
 
 
 @router.patch(

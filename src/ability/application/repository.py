@@ -34,6 +34,18 @@ class ListFilters:
     created_before: datetime | None = None
     newest_first: bool = True
 
+    def key(self) -> str:
+        """A canonical text form, for cache keys."""
+        return "|".join(
+            (
+                ",".join(sorted(status.value for status in self.statuses)),
+                str(self.workflow_id),
+                self.created_after.isoformat() if self.created_after else "",
+                self.created_before.isoformat() if self.created_before else "",
+                "desc" if self.newest_first else "asc",
+            )
+        )
+
 
 def status_clause(
     statuses: frozenset[Status],

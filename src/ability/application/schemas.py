@@ -23,11 +23,17 @@ MAX_BATCH = 1000
 
 
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    encoded = orjson.dumps(value)
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:  # too deep, huge ints, lone surrogates
+        raise ValueError(f"metadata cannot be stored: {exc}") from None
     if len(encoded) > MAX_METADATA_BYTES:
         raise ValueError("metadata must be at most 16 KiB as JSON")
     if b"\\u0000" in encoded:
         raise ValueError("metadata must not contain NUL characters")
+    if b"null" in encoded and orjson.loads(encoded) != value:
+        # orjson writes NaN and infinities as null; JSON has no such numbers.
+        raise ValueError("metadata must not contain NaN or Infinity")
     return value
 
 

@@ -22,6 +22,9 @@ from ability.application.schemas import (
 from ability.application.transitions import ApplicationStateError, decide
 from ability.auth.dependencies import target_company
 from ability.auth.tokens import Principal
+from ability.cache import scopes
+from ability.cache.service import Cache
+from ability.db import changed
 from ability.errors import (
     ConflictError,
     ForbiddenError,
@@ -52,6 +55,14 @@ class IdempotencyKeyReusedError(UnprocessableError):
 
 class IdempotencyKeyInFlightError(ConflictError):
     pass
+
+
+def _changed(session: AsyncSession, company_id: int, ids: list[int]) -> None:
+    changed(
+        session,
+        scopes.applications(company_id),
+        *(scopes.application(company_id, app_id) for app_id in ids),
+    )
 
 
 def to_schema(row: RowMapping) -> Application:
@@ -121,6 +132,7 @@ class ApplicationService:
                 return replay, True
         repository = ApplicationRepository(session, company_id)
         application = to_schema((await repository.insert_many(rows))[0])
+        _changed(session, company_id, [application.id])
         if idempotency_key is not None:
             await self._remember(
                 session, principal, company_id, idempotency_key, body, application
@@ -182,6 +194,7 @@ class ApplicationService:
         """Submit many applications in one transaction: all or none."""
         company_id, rows = await self._new_rows(session, principal, bodies)
         inserted = await ApplicationRepository(session, company_id).insert_many(rows)
+        _changed(session, company_id, [row["id"] for row in inserted])
         log.info("application.bulk_create.done", count=len(inserted))
         return [row["id"] for row in inserted]
 
@@ -197,6 +210,42 @@ class ApplicationService:
         """One application of the company."""
         repository = ApplicationRepository(session, company_id)
         return to_schema(await self._load(repository, app_id))
+
+    async def get_json(
+        self, session: AsyncSession, cache: Cache, company_id: int, app_id: int
+    ) -> bytes:
+        """One application as JSON, through the cache."""
+
+        async def load() -> bytes | None:
+            row = await ApplicationRepository(session, company_id).get_by_id(app_id)
+            return None if row is None else to_schema(row).model_dump_json().encode()
+
+        scope = scopes.application(company_id, app_id)
+        body = await cache.get_or_load(scope, "", load)
+        if body is None:
+            raise ApplicationNotFoundError("Application not found")
+        return body
+
+    async def list_json(
+        self,
+        session: AsyncSession,
+        cache: Cache,
+        company_id: int,
+        filters: ListFilters,
+        page: PageRequest,
+    ) -> bytes:
+        """A page of applications as JSON; first pages come through the cache."""
+
+        async def load() -> bytes:
+            result = await self.list(session, company_id, filters, page)
+            return result.model_dump_json().encode()
+
+        if page.page != 1:
+            return await load()
+        variant = f"list:{filters.key()}:{page.page_size}:{page.with_total}"
+        body = await cache.get_or_load(scopes.applications(company_id), variant, load)
+        assert body is not None  # a list always has a body
+        return body
 
     async def update(
         self,
@@ -216,12 +265,14 @@ class ApplicationService:
         if current["status"] != Status.PENDING:
             raise ApplicationStateError("Only pending applications can be edited")
         values = body.model_dump(exclude_unset=True)
-        if values.get("title", "") is None:
-            raise UnprocessableError("title cannot be null")
+        for name in ("title", "metadata"):
+            if name in values and values[name] is None:
+                raise UnprocessableError(f"{name} cannot be null")
         values["updated_at"] = utcnow()
         row = await repository.update(app_id, current["version"], values)
         if row is None:
             raise StaleVersionError("The application changed meanwhile; retry")
+        _changed(session, principal.company_id, [app_id])
         return to_schema(row)
 
     async def delete(
@@ -233,6 +284,7 @@ class ApplicationService:
         values = {"is_deleted": True, "updated_at": utcnow()}
         if await repository.update(app_id, current["version"], values) is None:
             raise StaleVersionError("The application changed meanwhile; retry")
+        _changed(session, principal.company_id, [app_id])
         log.info("application.delete.done", application_id=app_id)
 
     async def search(
@@ -300,6 +352,7 @@ class ApplicationService:
         if row is None:
             raise StaleVersionError("Someone else acted first; reload and retry")
         await repository.add_event({**transition.event, "job_id": job_id})
+        _changed(session, principal.company_id, [app_id])
         log.info(
             "application.progress.done",
             application_id=app_id,

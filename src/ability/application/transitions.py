@@ -15,8 +15,8 @@ from ability.application.schemas import Action
 from ability.auth.roles import Role
 from ability.auth.tokens import Principal
 from ability.errors import ConflictError, ForbiddenError
-from ability.models import WorkflowStep
 from ability.models.application import FINAL_STATUSES, Status
+from ability.workflow.service import StepRule
 
 
 class ApplicationStateError(ConflictError):
@@ -43,7 +43,7 @@ def _acting_role(principal: Principal, required: str) -> str:
 
 def decide(
     app: Any,
-    steps: list[WorkflowStep],
+    steps: list[StepRule],
     principal: Principal,
     action: Action,
     comment: str | None,

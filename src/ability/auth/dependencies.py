@@ -16,7 +16,7 @@ from ability.errors import ForbiddenError, NotAuthenticatedError
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -37,7 +37,7 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 def require(*roles: Role) -> object:
     """A dependency that admits admins and holders of any of ``roles``."""
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:
         if not principal.has_any(*roles):
             raise ForbiddenError("Your roles do not allow this")
         return principal

@@ -33,4 +33,9 @@ async def ready(request: Request, response: Response) -> Readiness:
         response.status_code = 503
         response.headers["Retry-After"] = "1"
         return Readiness(status="unavailable", checks=checks)
-    return Readiness(status="ok", checks=checks)
+    cache = request.app.state.cache
+    checks["cache"] = cache.status
+    if cache.client is not None:
+        checks["redis"] = "ok" if cache.redis_ok else "unavailable"
+    status = "degraded" if cache.status == "degraded" else "ok"
+    return Readiness(status=status, checks=checks)

@@ -37,7 +37,7 @@ class JobRepository:
             .where(JobItem.job_id == job_id)
             .group_by(JobItem.succeeded)
         )
-        counts = dict((await self.session.execute(statement)).tuples().all())
+        counts = dict((await self.session.execute(statement)).all())
         return counts.get(True, 0), counts.get(False, 0)
 
     async def errors(self, job_id: int, limit: int = 1000) -> list[JobItem]:

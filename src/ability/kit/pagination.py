@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ability.errors import UnprocessableError
+from ability.kit.schemas import MAX_ID
 
 MAX_PAGE = 1000
 MAX_PAGE_SIZE = 100
@@ -27,7 +28,8 @@ class Page(BaseModel, Generic[T]):
     page_size: int
     has_more: bool
     next_cursor: str | None
-    total: int | None = None
+    # Present only when asked for (``with_total=true``).
+    total: int | None = Field(default=None, exclude_if=lambda total: total is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +61,22 @@ def decode_cursor(cursor: str) -> Keyset:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, ident = orjson.loads(base64.urlsafe_b64decode(padded))
-        position = Keyset(datetime.fromisoformat(created_at), int(ident))
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None or not 1 <= int(ident) <= MAX_ID:
+            raise ValueError("cursor out of range")
+        position = Keyset(moment.astimezone(UTC), int(ident))
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        OverflowError,
+        orjson.JSONDecodeError,
+    ) as exc:
         raise UnprocessableError("cursor is not valid") from exc
-    if position.created_at.tzinfo is None:
-        raise UnprocessableError("cursor is not valid")
     return position
 
 
-def page_request(
+async def page_request(
     page: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

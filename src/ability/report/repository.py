@@ -36,14 +36,14 @@ class ReportRepository:
         statement = self._in_range(
             _a.status, sa.func.count(), start=start, end=end
         ).group_by(_a.status)
-        return dict((await self.session.execute(statement)).tuples().all())
+        return dict((await self.session.execute(statement)).all())
 
     async def count_by_day(self, start: datetime, end: datetime) -> dict[str, int]:
         day = utc_day(_a.created_at)
         statement = self._in_range(
             day.label("day"), sa.func.count(), start=start, end=end
         ).group_by(day)
-        rows = (await self.session.execute(statement)).tuples().all()
+        rows = (await self.session.execute(statement)).all()
         return {str(d)[:10]: n for d, n in rows}
 
     async def median_seconds_to_complete(
@@ -73,7 +73,7 @@ class ReportRepository:
             .where(Workflow.company_id == self.company_id)
             .order_by(Workflow.id)
         )
-        return list((await self.session.execute(statement)).tuples())
+        return list((await self.session.execute(statement)).all())
 
     async def count_by_workflow_status(self) -> list[tuple[int, str, int]]:
         statement = (
@@ -81,7 +81,7 @@ class ReportRepository:
             .where(_a.company_id == self.company_id, sa.text(NOT_DELETED_SQL))
             .group_by(_a.workflow_id, _a.status)
         )
-        return list((await self.session.execute(statement)).tuples())
+        return list((await self.session.execute(statement)).all())
 
     async def step_times(self) -> list[tuple[int, int, float, int]]:
         """(workflow, step, mean seconds, decisions) from the history.
@@ -121,5 +121,5 @@ class ReportRepository:
             .group_by(decisions.c.workflow_id, decisions.c.step_order)
             .order_by(decisions.c.workflow_id, decisions.c.step_order)
         )
-        rows = (await self.session.execute(statement)).tuples().all()
+        rows = (await self.session.execute(statement)).all()
         return [(w, s, float(m or 0.0), n) for w, s, m, n in rows]

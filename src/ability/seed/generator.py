@@ -6,18 +6,18 @@ chunk its own transaction; history rows match each application's status.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from ability.application.repository import applications, events
 from ability.auth.passwords import hash_password_sync
 from ability.auth.roles import Role
 from ability.db import Database, analyze
+from ability.kit.bulk import copy_rows, reserve_ids
 from ability.models import Company, User, Workflow, WorkflowStep
 from ability.models.application import Status
 from ability.seed import vocabulary as words
@@ -104,7 +104,7 @@ class _Rows:
         self.weights = [weight for _, weight in _STATUS_WEIGHTS]
 
     def application(
-        self, tenant: Tenant, app_id: int
+        self, tenant: Tenant, index: int
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rng = self.rng
         workflow_id, roles = rng.choice(tenant.workflows)
@@ -125,7 +125,7 @@ class _Rows:
             at += timedelta(seconds=rng.uniform(600, 3 * 86400))
             history.append(
                 self._event(
-                    tenant, app_id, workflow_id, step + 1, roles[step], "approve", at
+                    tenant, index, workflow_id, step + 1, roles[step], "approve", at
                 )
             )
         if status in (Status.REJECTED, Status.CANCELLED):
@@ -133,11 +133,10 @@ class _Rows:
             action = "reject" if status is Status.REJECTED else "cancel"
             role = roles[approved] if status is Status.REJECTED else Role.MEMBER
             history.append(
-                self._event(tenant, app_id, workflow_id, approved + 1, role, action, at)
+                self._event(tenant, index, workflow_id, approved + 1, role, action, at)
             )
         final = status in (Status.COMPLETED, Status.REJECTED, Status.CANCELLED)
         row = {
-            "id": app_id,
             "company_id": tenant.company_id,
             "workflow_id": workflow_id,
             "workflow_version": 1,
@@ -158,7 +157,7 @@ class _Rows:
     def _event(
         self,
         tenant: Tenant,
-        app_id: int,
+        index: int,
         workflow_id: int,
         step: int,
         role: Role,
@@ -167,7 +166,7 @@ class _Rows:
     ) -> dict[str, Any]:
         return {
             "company_id": tenant.company_id,
-            "application_id": app_id,
+            "application_id": index,
             "workflow_id": workflow_id,
             "workflow_version": 1,
             "step_order": step,
@@ -193,25 +192,34 @@ async def generate(
     rng = random.Random(seed)
     tag = f"{rng.randrange(16**6):06x}"
     tenants = await _create_tenants(db, companies, tag)
-    async with db.session(write=False) as session:
-        start = int(
-            (await session.execute(sa.select(sa.func.max(applications.c.id)))).scalar()
-            or 0
-        )
     rows = _Rows(rng, datetime.now(UTC))
+
+    async def write(batch: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
+        async with db.session(write=True) as session:
+            ids = await reserve_ids(session, applications, len(batch))
+            for row, app_id in zip(batch, ids, strict=True):
+                row["id"] = app_id
+            for event in history:
+                event["application_id"] = batch[event["application_id"]]["id"]
+            await copy_rows(session, applications, batch)
+            await copy_rows(session, events, history)
+        if progress is not None:
+            progress(len(batch))
+
+    # The next chunk is built while the database writes the previous one.
+    pending: asyncio.Task[None] | None = None
     for offset in range(0, total, chunk_size):
-        size = min(chunk_size, total - offset)
         batch, history = [], []
-        for n in range(size):
+        for n in range(min(chunk_size, total - offset)):
             tenant = tenants[(offset + n) % len(tenants)]
-            row, events_ = rows.application(tenant, start + offset + n + 1)
+            # Events point at their row's index until ids are reserved.
+            row, events_ = rows.application(tenant, n)
             batch.append(row)
             history.extend(events_)
-        async with db.session(write=True) as session:
-            await session.execute(sa.insert(applications), batch)
-            if history:
-                await session.execute(sa.insert(events), history)
-        if progress is not None:
-            progress(size)
+        if pending is not None:
+            await pending
+        pending = asyncio.create_task(write(batch, history))
+    if pending is not None:
+        await pending
     await analyze(db)
     return tenants

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ability.auth.roles import Role
+from ability.cache import scopes
+from ability.db import changed
 from ability.errors import NotFoundError
 from ability.kit.lru import LRU
 from ability.kit.pagination import Keyset, Page, PageRequest, build_page
@@ -72,6 +76,7 @@ class WorkflowService:
             }
         )
         steps = await repository.add_steps(workflow, _step_values(body))
+        changed(session, scopes.applications(company_id))
         log.info("workflow.create.done", workflow_id=workflow.id)
         return to_schema(workflow, steps)
 
@@ -104,6 +109,11 @@ class WorkflowService:
         workflow.version += 1
         workflow.updated_at = utcnow()
         steps = await repository.add_steps(workflow, _step_values(body))
+        changed(
+            session,
+            scopes.workflow(company_id, workflow.id),
+            scopes.applications(company_id),
+        )
         log.info(
             "workflow.version.created",
             workflow_id=workflow.id,
@@ -135,19 +145,42 @@ workflow_service = WorkflowService()
 
 
 # A workflow version's steps never change, so they can be kept without expiry.
-_version_steps: LRU[tuple[int, int, int], list[WorkflowStep]] = LRU(4096)
+@dataclass(frozen=True, slots=True)
+class StepRule:
+    """A step as the state machine needs it: plain data, safe to share."""
+
+    step_order: int
+    name: str
+    required_role: str
+    approvals_required: int
+    allow_self_approval: bool
+    due_seconds: int | None
+
+
+_version_steps: LRU[tuple[int, int, int], list[StepRule]] = LRU(4096)
 
 
 async def steps_of_version(
     session: AsyncSession, company_id: int, workflow_id: int, version: int
-) -> list[WorkflowStep]:
+) -> list[StepRule]:
     """The steps of one workflow version, from memory after the first read."""
     key = (company_id, workflow_id, version)
     steps = _version_steps.get(key)
     if steps is None:
         repository = WorkflowRepository(session, company_id)
-        steps = await repository.steps(workflow_id, version)
-        if not steps:
+        rows = await repository.steps(workflow_id, version)
+        if not rows:
             raise WorkflowNotFoundError("Workflow not found")
+        steps = [
+            StepRule(
+                step_order=row.step_order,
+                name=row.name,
+                required_role=row.required_role,
+                approvals_required=row.approvals_required,
+                allow_self_approval=row.allow_self_approval,
+                due_seconds=row.due_seconds,
+            )
+            for row in rows
+        ]
         _version_steps.put(key, steps)
     return steps

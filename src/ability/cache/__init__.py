@@ -1,0 +1,1 @@
+"""Two-level cache: in-process LRU (L1) over Redis (L2)."""

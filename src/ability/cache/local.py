@@ -1,0 +1,105 @@
+"""L1: a bounded in-process LRU of serialised values with TTLs.
+
+Every load takes a ``Token`` (a sequence number) before it reads the source.
+Each invalidation takes the next sequence number and notes it against its
+scope; a value, stored or still loading, is valid only if its scope has not
+changed since its token. ``clear`` advances the epoch, voiding every token.
+The record of changes is bounded: scopes that fall out of it count as
+changed at the newest forgotten sequence, which errs on the side of a miss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    epoch: int
+    seq: int
+
+
+@dataclass(slots=True)
+class Entry:
+    token: Token
+    body: bytes
+    expires_at: float
+
+
+@dataclass
+class LocalStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    invalidations: int = 0
+
+
+class LocalCache:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.epoch = 0
+        self._seq = 0
+        self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+        self._changed: OrderedDict[str, int] = OrderedDict()
+        self._changed_capacity = max(1024, 4 * capacity)
+        self._forgotten_seq = 0
+        self.stats = LocalStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def token(self) -> Token:
+        return Token(self.epoch, self._seq)
+
+    def _current(self, scope: str, token: Token) -> bool:
+        if token.epoch != self.epoch:
+            return False
+        return self._changed.get(scope, self._forgotten_seq) <= token.seq
+
+    def get(self, scope: str, variant: str) -> bytes | None:
+        key = (scope, variant)
+        entry = self._entries.get(key)
+        if entry is None:
+            self.stats.misses += 1
+            return None
+        if entry.expires_at <= time.monotonic() or not self._current(
+            scope, entry.token
+        ):
+            del self._entries[key]
+            self.stats.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry.body
+
+    def put(
+        self, scope: str, variant: str, token: Token, body: bytes, ttl: float
+    ) -> bool:
+        """Store unless the scope changed since ``token``; True if stored."""
+        if self.capacity == 0 or not self._current(scope, token):
+            return False
+        key = (scope, variant)
+        self._entries[key] = Entry(token, body, time.monotonic() + ttl)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+            self.stats.evictions += 1
+        return True
+
+    def invalidate(self, scope: str) -> None:
+        """Make every value of ``scope`` (stored or being loaded) stale."""
+        self._seq += 1
+        self._changed[scope] = self._seq
+        self._changed.move_to_end(scope)
+        while len(self._changed) > self._changed_capacity:
+            _, seq = self._changed.popitem(last=False)
+            self._forgotten_seq = max(self._forgotten_seq, seq)
+        self.stats.invalidations += 1
+
+    def clear(self) -> None:
+        """Forget everything, including loads under way."""
+        self._entries.clear()
+        self._changed.clear()
+        self.epoch += 1

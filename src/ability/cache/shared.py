@@ -1,0 +1,98 @@
+"""L2: values and generations in Redis, read and written by Lua scripts.
+
+Keys live under an epoch: ``g:<epoch>:<scope>`` counts a scope's changes,
+``v:<epoch>:<scope>:<variant>`` holds ``<generation>:<body>``. A value is
+served only while its generation is the scope's current one; a store only
+succeeds if neither epoch nor generation moved since the load began. Raising
+the epoch retires every key at once (used after Redis was unreachable during
+a write, when a generation bump may have been lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+PREFIX = "ability:cache:"
+EPOCH_KEY = PREFIX + "epoch"
+CHANNEL = PREFIX + "invalidate"
+GENERATION_TTL_MS = 86_400_000
+
+_READ = f"""
+local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+local g = redis.call('GET', '{PREFIX}g:' .. e .. ':' .. ARGV[1]) or '0'
+local v = redis.call('GET', '{PREFIX}v:' .. e .. ':' .. ARGV[1] .. ':' .. ARGV[2])
+if v then
+  local sep = string.find(v, ':', 1, true)
+  if sep and string.sub(v, 1, sep - 1) == g then
+    return {{e, g, string.sub(v, sep + 1)}}
+  end
+end
+return {{e, g}}
+"""
+
+_STORE = f"""
+local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+if e ~= ARGV[3] then return 0 end
+local g = redis.call('GET', '{PREFIX}g:' .. e .. ':' .. ARGV[1]) or '0'
+if g ~= ARGV[4] then return 0 end
+redis.call('SET', '{PREFIX}v:' .. e .. ':' .. ARGV[1] .. ':' .. ARGV[2],
+           g .. ':' .. ARGV[5], 'PX', ARGV[6])
+return 1
+"""
+
+_BUMP = f"""
+local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+for _, scope in ipairs(ARGV) do
+  local key = '{PREFIX}g:' .. e .. ':' .. scope
+  redis.call('INCR', key)
+  redis.call('PEXPIRE', key, {GENERATION_TTL_MS})
+end
+return e
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What L2 holds for a key, and the state a later store must match."""
+
+    epoch: bytes
+    generation: bytes
+    body: bytes | None
+
+
+class SharedCache:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._read = client.register_script(_READ)
+        self._store = client.register_script(_STORE)
+        self._bump = client.register_script(_BUMP)
+
+    async def read(self, scope: str, variant: str) -> Snapshot:
+        result = await self._read(args=[scope, variant])
+        body = result[2] if len(result) > 2 else None
+        return Snapshot(epoch=result[0], generation=result[1], body=body)
+
+    async def store(
+        self, scope: str, variant: str, seen: Snapshot, body: bytes, ttl_ms: int
+    ) -> bool:
+        args: list[bytes | str | int] = [
+            scope,
+            variant,
+            seen.epoch,
+            seen.generation,
+            body,
+            ttl_ms,
+        ]
+        return bool(await self._store(args=args))
+
+    async def bump(self, scopes: list[str]) -> None:
+        await self._bump(args=scopes)
+
+    async def retire_all(self) -> None:
+        await self.client.incr(EPOCH_KEY)
+
+    async def lock(self, scope: str, variant: str, owner: str, ttl_ms: int) -> bool:
+        key = f"{PREFIX}lock:{scope}:{variant}"
+        return bool(await self.client.set(key, owner, nx=True, px=ttl_ms))
