@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -18,7 +17,18 @@ from ability.main import create_app
 from ability.migrations import upgrade
 from ability.workflow import service as workflow_service_module
 from ability.workflow.schemas import WorkflowWrite
+from tests.backends import (
+    base_settings,
+    flushed_redis,
+    fresh_postgres_database,
+    fresh_sqlite_database,
+    postgres,
+    redis_server_,
+)
 from tests.factories import Tenant, create_tenant, create_user, create_workflow
+from tests.servers import PostgresServer, RedisServer
+
+__all__ = ["postgres", "redis_server_"]  # session fixtures, re-exported
 
 T = TypeVar("T")
 
@@ -31,16 +41,30 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every API test runs on the embedded default and on PostgreSQL+Redis."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def settings(tmp_path: Path, migrated_template: Path) -> Settings:
-    database = tmp_path / "ability.db"
-    shutil.copy(migrated_template, database)
-    return Settings(
-        DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-        SECRET_KEY="test-secret-key-that-is-long-enough-for-hs256",
-        ENV="test",
-        SEED_DEMO=False,
-        LOG_LEVEL="WARNING",
+def sqlite_settings(tmp_path: Path, migrated_template: Path) -> Settings:
+    return base_settings(
+        DATABASE_URL=fresh_sqlite_database(migrated_template, tmp_path)
+    )
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Settings:
+    if backend == "sqlite":
+        template = request.getfixturevalue("migrated_template")
+        return base_settings(DATABASE_URL=fresh_sqlite_database(template, tmp_path))
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    redis: RedisServer = request.getfixturevalue("redis_server_")
+    return base_settings(
+        DATABASE_URL=fresh_postgres_database(postgres),
+        REDIS_URL=flushed_redis(redis),
     )
 
 

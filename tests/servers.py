@@ -103,6 +103,7 @@ def postgres_server(base: Path) -> Iterator[PostgresServer]:
         capture_output=True,
     )
     port = free_port()
+    log_file = (base / "postgres.log").open("wb")
     # Durability settings off: a test server loses nothing worth keeping.
     process = subprocess.Popen(
         [
@@ -126,7 +127,7 @@ def postgres_server(base: Path) -> Iterator[PostgresServer]:
             "max_connections=300",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=(base / "postgres.log").open("wb"),
+        stderr=log_file,
     )
     server = PostgresServer(port=port, data_dir=data_dir, process=process)
     try:
@@ -134,6 +135,7 @@ def postgres_server(base: Path) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+        log_file.close()
 
 
 @dataclass

@@ -216,12 +216,12 @@ class ApplicationService:
     ) -> bytes:
         """One application as JSON, through the cache."""
 
-        async def load() -> bytes | None:
+        async def load() -> Application | None:
             row = await ApplicationRepository(session, company_id).get_by_id(app_id)
-            return None if row is None else to_schema(row).model_dump_json().encode()
+            return None if row is None else to_schema(row)
 
         scope = scopes.application(company_id, app_id)
-        body = await cache.get_or_load(scope, "", load)
+        body = await cache.get_or_load_json(scope, "", load)
         if body is None:
             raise ApplicationNotFoundError("Application not found")
         return body
@@ -236,14 +236,14 @@ class ApplicationService:
     ) -> bytes:
         """A page of applications as JSON; first pages come through the cache."""
 
-        async def load() -> bytes:
-            result = await self.list(session, company_id, filters, page)
-            return result.model_dump_json().encode()
+        async def load() -> Page[Application]:
+            return await self.list(session, company_id, filters, page)
 
         if page.page != 1:
-            return await load()
+            return (await load()).model_dump_json().encode()
         variant = f"list:{filters.key()}:{page.page_size}:{page.with_total}"
-        body = await cache.get_or_load(scopes.applications(company_id), variant, load)
+        scope = scopes.applications(company_id)
+        body = await cache.get_or_load_json(scope, variant, load)
         assert body is not None  # a list always has a body
         return body
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 import structlog
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -123,6 +124,17 @@ class Cache:
             raise
         finally:
             del self._flights[key]
+
+    async def get_or_load_json(
+        self, scope: str, variant: str, load: Callable[[], Awaitable[BaseModel | None]]
+    ) -> bytes | None:
+        """Like ``get_or_load``, for loaders that return a model (or None)."""
+
+        async def load_json() -> bytes | None:
+            model = await load()
+            return None if model is None else model.model_dump_json().encode()
+
+        return await self.get_or_load(scope, variant, load_json)
 
     def _ttl(self, body: bytes | None) -> float:
         base = self.ttl / 5 if body is None else self.ttl

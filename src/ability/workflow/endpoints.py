@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from ability.auth.dependencies import AdminUser, CurrentUser, target_company
-from ability.dependencies import ReadSession, WriteSession
+from ability.dependencies import AppCache, ReadSession, WriteSession
 from ability.errors import ForbiddenError, NotFoundError, error_responses
 from ability.kit.pagination import Page, PageRequest, page_request
+from ability.kit.responses import json_bytes
 from ability.kit.schemas import IdPath, IdQuery
 from ability.workflow.schemas import Workflow, WorkflowType, WorkflowWrite
 from ability.workflow.service import workflow_service
@@ -48,10 +49,12 @@ async def list_workflows(
     responses=error_responses(NotFoundError),
 )
 async def get_workflow(
-    workflow_id: IdPath, principal: CurrentUser, session: ReadSession
-) -> Workflow:
+    workflow_id: IdPath, principal: CurrentUser, session: ReadSession, cache: AppCache
+) -> Response:
     """One workflow, with the steps of its current version."""
-    return await workflow_service.get(session, principal.company_id, workflow_id)
+    company_id = principal.company_id
+    body = await workflow_service.get_json(session, cache, company_id, workflow_id)
+    return json_bytes(body)
 
 
 @router.put(
