@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import structlog
@@ -96,7 +98,7 @@ def serve(
 
     settings = _settings()
     upgrade(settings.DATABASE_URL)
-    settings.secret_key  # noqa: B018 - made before workers fork, shared by all
+    _export_for_workers(settings, workers)
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
     if settings.is_sqlite and settings.SEED_DEMO:
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)
@@ -110,6 +112,17 @@ def serve(
         access_log=False,
         proxy_headers=False,
     )
+
+
+def _export_for_workers(settings: Settings, workers: int) -> None:
+    """Settings every API process must share, handed down by environment."""
+    os.environ["ABILITY_WORKERS"] = str(workers)
+    # One signing key for all processes (generated once if none is set).
+    os.environ.setdefault("ABILITY_SECRET_KEY", settings.secret_key)
+    if workers > 1 and settings.REDIS_URL is None and settings.CACHE_ENABLED:
+        # Without Redis, processes cannot tell each other about changes.
+        os.environ["ABILITY_CACHE_ENABLED"] = "false"
+        log.info("cache.disabled", reason="several processes and no Redis")
 
 
 def _print_welcome(
@@ -172,6 +185,42 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
+    )
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="JSON Lines, one application each.")],
+    submitter: Annotated[
+        str, typer.Option("--as", help="Email of the submitting user.")
+    ],
+    chunk_size: Annotated[int, typer.Option(min=100, max=100_000)] = 10_000,
+) -> None:
+    """Import applications from a JSON Lines file: all of them or none."""
+    from ability.application.importer import import_applications
+    from ability.errors import AbilityError
+
+    settings = _settings()
+    upgrade(settings.DATABASE_URL)
+    total = sum(1 for _ in path.open("rb"))
+    started = time.perf_counter()
+    try:
+        with _progress() as bar, path.open("rb") as lines:
+            task = bar.add_task("importing", total=total)
+            result = _with_db(
+                settings,
+                lambda db: import_applications(
+                    db, lines, submitter, chunk_size, lambda n: bar.advance(task, n)
+                ),
+            )
+    except AbilityError as exc:
+        console.print(f"[red]Nothing imported:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    seconds = time.perf_counter() - started
+    console.print(
+        f"Imported {result.imported:,} applications into company "
+        f"{result.company_id} in {seconds:.1f} s "
+        f"({result.imported / seconds:,.0f}/s)."
     )
 
 

@@ -22,12 +22,13 @@ class Settings(BaseSettings):
     # Storage
     DATABASE_URL: str = "sqlite+aiosqlite:///./ability.db"
     REDIS_URL: str | None = None
-    DB_POOL_SIZE: int = Field(default=10, ge=1, le=200)
-    DB_MAX_OVERFLOW: int = Field(default=5, ge=0, le=200)
+    # Unset pool sizes are derived from the connection budget and WORKERS.
+    DB_POOL_SIZE: int | None = Field(default=None, ge=1, le=200)
+    DB_MAX_OVERFLOW: int | None = Field(default=None, ge=0, le=200)
+    DB_CONNECTION_BUDGET: int = Field(default=80, ge=2, le=10_000)
     DB_POOL_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
     DB_POOL_RECYCLE: int = Field(default=1800, ge=-1)
     SQLITE_BUSY_TIMEOUT_MS: int = Field(default=5000, ge=0)
-    SLOW_QUERY_MS: float = Field(default=100.0, ge=0)
 
     # Security
     SECRET_KEY: SecretStr | None = None
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     JOB_CONCURRENCY: int = Field(default=2, ge=1, le=64)
 
     # Operations
+    WORKERS: int = Field(default=1, ge=1, le=64)  # API processes (set by serve)
     ENV: Literal["development", "production", "test"] = "development"
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: Literal["console", "json"] | None = None
@@ -78,6 +80,24 @@ class Settings(BaseSettings):
             return None
         path = self.DATABASE_URL.split(":///", 1)[1].split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+    @property
+    def pool_size(self) -> int:
+        """Connections each process keeps: the budget shared by the processes.
+
+        Two thirds of a process's share are kept, a third may overflow, so
+        all processes together stay within ``DB_CONNECTION_BUDGET`` (keep it
+        below the server's ``max_connections``, leaving room for workers).
+        """
+        if self.DB_POOL_SIZE is not None:
+            return self.DB_POOL_SIZE
+        return max(2, (self.DB_CONNECTION_BUDGET // self.WORKERS) * 2 // 3)
+
+    @property
+    def max_overflow(self) -> int:
+        if self.DB_MAX_OVERFLOW is not None:
+            return self.DB_MAX_OVERFLOW
+        return max(1, self.DB_CONNECTION_BUDGET // self.WORKERS - self.pool_size)
 
     @property
     def log_format(self) -> Literal["console", "json"]:

@@ -87,8 +87,8 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
         # driver's thread.
         reader = create_async_engine(
             url,
-            pool_size=settings.DB_POOL_SIZE,
-            max_overflow=settings.DB_MAX_OVERFLOW,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
             pool_timeout=settings.DB_POOL_TIMEOUT,
             isolation_level="AUTOCOMMIT",
             pool_reset_on_return=None,
@@ -103,8 +103,8 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
         return reader, writer
     engine = create_async_engine(
         url,
-        pool_size=settings.DB_POOL_SIZE,
-        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
         pool_timeout=settings.DB_POOL_TIMEOUT,
         pool_recycle=settings.DB_POOL_RECYCLE,
         pool_pre_ping=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +26,7 @@ from ability import __version__
 from ability.admin.endpoints import router as admin_router
 from ability.admin.service import RequestStats
 from ability.application.endpoints import router as application_router
+from ability.application.warmup import warm
 from ability.auth.endpoints import router as auth_router
 from ability.cache.service import Cache
 from ability.company.endpoints import router as company_router
@@ -123,10 +126,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = runner
         await cache.start()
         await runner.start()
+        warming = asyncio.create_task(
+            warm(db, cache, settings.CACHE_WARM_COMPANIES), name="cache-warm"
+        )
         log.info("app.started", database=db.dialect, version=__version__)
         try:
             yield
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await warming
             await runner.stop()
             await cache.stop()
             await db.dispose()

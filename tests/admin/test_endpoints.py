@@ -93,3 +93,43 @@ class TestErrors:
         response = api.client.get("/admin/errors", headers=tenant.headers("member"))
 
         assert response.status_code == 403
+
+
+@pytest.mark.xfail(strict=True, reason="GET /admin/cache/stats is not built yet")
+class TestCacheStats:
+    def test_admin_sees_figures_per_cache_level(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        response = api.client.get("/admin/cache/stats", headers=tenant.headers())
+
+        assert response.status_code == 200
+        assert response.json()
+
+    def test_non_admin_is_403(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        response = api.client.get(
+            "/admin/cache/stats", headers=tenant.headers("member")
+        )
+
+        assert response.status_code == 403
+
+
+@pytest.mark.xfail(strict=True, reason="GET /admin/database/stats is not built yet")
+class TestDatabaseStats:
+    def test_admin_sees_pool_statements_and_row_estimates(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        response = api.client.get("/admin/database/stats", headers=tenant.headers())
+
+        assert response.status_code == 200
+        assert response.json()
+
+    def test_non_admin_is_403(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        response = api.client.get(
+            "/admin/database/stats", headers=tenant.headers("member")
+        )
+
+        assert response.status_code == 403

@@ -355,3 +355,34 @@ class TestWorkflowAnalytics:
 
         assert response.status_code == 200
         assert [i["workflow_id"] for i in response.json()["items"]] == [theirs]
+
+
+@pytest.mark.xfail(strict=True, reason="GET /reports/performance is not built yet")
+class TestPerformance:
+    def test_reports_latency_per_route_template(self, api: Api) -> None:
+        tenant = api.tenant()
+        app_id = api.submit(tenant, api.workflow(tenant))["id"]
+        api.client.get(f"/applications/{app_id}", headers=tenant.headers())
+
+        response = api.client.get(
+            "/reports/performance", headers=tenant.headers("reporter")
+        )
+
+        assert response.status_code == 200
+        body = response.json()
+        rows = body["items"] if isinstance(body, dict) else body
+        by_route = {(row["method"], row["route"]): row for row in rows}
+        row = by_route[("GET", "/applications/{application_id}")]
+        assert row["count"] >= 1
+        assert 0 <= row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert 0 <= row["error_rate"] <= 1
+        assert not any(str(app_id) in route for _, route in by_route)
+
+    def test_member_is_403(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        response = api.client.get(
+            "/reports/performance", headers=tenant.headers("member")
+        )
+
+        assert response.status_code == 403

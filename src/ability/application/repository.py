@@ -59,6 +59,18 @@ def status_clause(
     return _c.status.in_(sorted(s.value for s in statuses))
 
 
+async def busiest_companies(session: AsyncSession, limit: int) -> list[int]:
+    """Companies with the most open applications (for cache warming)."""
+    statement = (
+        sa.select(_c.company_id)
+        .where(sa.text(OPEN_SQL), sa.text(NOT_DELETED_SQL))
+        .group_by(_c.company_id)
+        .order_by(sa.func.count().desc())
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
 class ApplicationRepository:
     def __init__(self, session: AsyncSession, company_id: int) -> None:
         self.session = session

@@ -53,7 +53,8 @@ class LocalCache:
     def token(self) -> Token:
         return Token(self.epoch, self._seq)
 
-    def _current(self, scope: str, token: Token) -> bool:
+    def is_current(self, scope: str, token: Token) -> bool:
+        """False once ``scope`` changed, or the cache was cleared, after ``token``."""
         if token.epoch != self.epoch:
             return False
         return self._changed.get(scope, self._forgotten_seq) <= token.seq
@@ -64,7 +65,7 @@ class LocalCache:
         if entry is None:
             self.stats.misses += 1
             return None
-        if entry.expires_at <= time.monotonic() or not self._current(
+        if entry.expires_at <= time.monotonic() or not self.is_current(
             scope, entry.token
         ):
             del self._entries[key]
@@ -78,7 +79,7 @@ class LocalCache:
         self, scope: str, variant: str, token: Token, body: bytes, ttl: float
     ) -> bool:
         """Store unless the scope changed since ``token``; True if stored."""
-        if self.capacity == 0 or not self._current(scope, token):
+        if self.capacity == 0 or not self.is_current(scope, token):
             return False
         key = (scope, variant)
         self._entries[key] = Entry(token, body, time.monotonic() + ttl)

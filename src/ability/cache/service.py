@@ -27,6 +27,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ability.cache.local import LocalCache
+from ability.cache.local import LocalCache, Token
 from ability.cache.shared import CHANNEL, PREFIX, SharedCache, Snapshot
 from ability.config import Settings
 
@@ -46,6 +47,14 @@ NEGATIVE = b""
 
 Loader = Callable[[], Awaitable[bytes | None]]
 _REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Flight:
+    """A load under way, shared by the readers of its key that arrive later."""
+
+    token: Token
+    result: asyncio.Future[bytes | None]
 
 
 class Cache:
@@ -63,7 +72,7 @@ class Cache:
         self.subscriber = subscriber or client
         self.shared = SharedCache(client) if client is not None else None
         self.replica = uuid.uuid4().hex
-        self._flights: dict[tuple[str, str], asyncio.Future[bytes | None]] = {}
+        self._flights: dict[tuple[str, str], _Flight] = {}
         self._subscribed = client is None
         self._down_until = 0.0
         self._retire_pending = False
@@ -110,20 +119,24 @@ class Cache:
             return None if body == NEGATIVE else body
         key = (scope, variant)
         flight = self._flights.get(key)
-        if flight is not None:
-            return await asyncio.shield(flight)
-        flight = asyncio.get_running_loop().create_future()
+        # A load begun before the scope's latest change may return what that
+        # change replaced: only a load begun after it may be shared.
+        if flight is not None and self.local.is_current(scope, flight.token):
+            return await asyncio.shield(flight.result)
+        token = self.local.token()
+        flight = _Flight(token, asyncio.get_running_loop().create_future())
         self._flights[key] = flight
         try:
-            body = await self._fill(scope, variant, load)
-            flight.set_result(body)
+            body = await self._fill(scope, variant, token, load)
+            flight.result.set_result(body)
             return body
         except BaseException as exc:
-            flight.set_exception(exc)
-            flight.exception()  # retrieved: waiters re-raise it themselves
+            flight.result.set_exception(exc)
+            flight.result.exception()  # retrieved: waiters re-raise it themselves
             raise
         finally:
-            del self._flights[key]
+            if self._flights.get(key) is flight:
+                del self._flights[key]
 
     async def get_or_load_json(
         self, scope: str, variant: str, load: Callable[[], Awaitable[BaseModel | None]]
@@ -140,8 +153,9 @@ class Cache:
         base = self.ttl / 5 if body is None else self.ttl
         return base * random.uniform(0.9, 1.1)
 
-    async def _fill(self, scope: str, variant: str, load: Loader) -> bytes | None:
-        token = self.local.token()
+    async def _fill(
+        self, scope: str, variant: str, token: Token, load: Loader
+    ) -> bytes | None:
         seen = await self._shared_read(scope, variant)
         if seen is not None and seen.body is not None:
             self.counters["l2_hits"] += 1

@@ -38,21 +38,25 @@ def _partial(where: sa.TextClause) -> dict[str, Any]:
 class Application(Base):
     __tablename__ = "applications"
     __table_args__ = (
-        # Default list: newest first within a company.
+        # Default list: newest first within a company. On PostgreSQL it also
+        # covers the counts by status or by day over a creation range.
         sa.Index(
             "ix_applications_company_created",
             "company_id",
             sa.desc("created_at"),
             sa.desc("id"),
+            postgresql_include=["status"],
             **_partial(_NOT_DELETED),
         ),
-        # Filter by status, same order; also serves per-status report counts.
+        # Filter by status, same order; also serves per-status report counts,
+        # and on PostgreSQL covers per-workflow counts and times to complete.
         sa.Index(
             "ix_applications_company_status_created",
             "company_id",
             "status",
             sa.desc("created_at"),
             sa.desc("id"),
+            postgresql_include=["workflow_id", "completed_at"],
             **_partial(_NOT_DELETED),
         ),
         # Open work (status=active): small and hot.
@@ -97,8 +101,13 @@ class ApplicationEvent(Base):
 
     __tablename__ = "application_events"
     __table_args__ = (
+        # History in order; on PostgreSQL it also covers the time per step.
         sa.Index(
-            "ix_application_events_company_app", "company_id", "application_id", "id"
+            "ix_application_events_company_app",
+            "company_id",
+            "application_id",
+            "id",
+            postgresql_include=["workflow_id", "step_order", "action", "created_at"],
         ),
     )
 

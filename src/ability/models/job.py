@@ -41,9 +41,15 @@ class JobItem(Base):
     """
 
     __tablename__ = "job_items"
+    __table_args__ = (
+        # On PostgreSQL the key also covers the counts of a job's outcomes.
+        sa.PrimaryKeyConstraint(
+            "job_id", "item_id", postgresql_include=["succeeded"]
+        ),
+    )
 
-    job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id"))
+    item_id: Mapped[int] = mapped_column(sa.BigInteger)
     succeeded: Mapped[bool] = mapped_column(sa.Boolean)
     detail: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -44,7 +44,7 @@ class ReportRepository:
             day.label("day"), sa.func.count(), start=start, end=end
         ).group_by(day)
         rows = (await self.session.execute(statement)).all()
-        return {str(d)[:10]: n for d, n in rows}
+        return {created.isoformat(): count for created, count in rows}
 
     async def median_seconds_to_complete(
         self, start: datetime, end: datetime, completed: int

@@ -35,6 +35,13 @@ class WorkflowRepository:
         )
         return {workflow.id: workflow for workflow in result.scalars()}
 
+    async def versions(self) -> dict[int, int]:
+        """The current version of each of the company's workflows."""
+        statement = sa.select(Workflow.id, Workflow.version).where(
+            Workflow.company_id == self.company_id
+        )
+        return dict((await self.session.execute(statement)).all())
+
     async def steps(self, workflow_id: int, version: int) -> list[WorkflowStep]:
         result = await self.session.execute(
             sa.select(WorkflowStep)
