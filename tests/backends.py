@@ -29,6 +29,9 @@ def base_settings(**overrides: object) -> Settings:
         "SEED_DEMO": False,
         "LOG_LEVEL": "WARNING",
         "CACHE_WARM_COMPANIES": 0,
+        # The API suites run jobs in-process on every backend; the Celery
+        # workers have suites of their own.
+        "JOB_RUNNER": "inprocess",
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 console = Console(stderr=True)
 log = structlog.get_logger()
@@ -186,6 +189,80 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=console,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes (1: no child pool).")
+    ] = 1,
+    beat: Annotated[
+        bool, typer.Option(help="Also run the scheduler (in one worker only).")
+    ] = False,
+) -> None:
+    """Run a Celery worker for background jobs (needs ABILITY_REDIS_URL)."""
+    from ability.celery_app import QUEUE, configure
+
+    settings = _settings()
+    if settings.REDIS_URL is None:
+        console.print("[red]ability worker needs ABILITY_REDIS_URL.[/red]")
+        raise typer.Exit(2)
+    argv = [
+        "worker",
+        f"--loglevel={settings.LOG_LEVEL}",
+        f"--concurrency={concurrency}",
+        f"--pool={'solo' if concurrency == 1 else 'prefork'}",
+        f"--queues={QUEUE}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        schedule = Path(tempfile.gettempdir()) / f"ability-beat-{os.getpid()}"
+        argv += ["--beat", f"--schedule={schedule}"]
+    configure(settings).worker_main(argv)
+
+
+@jobs_app.command("watch")
+def jobs_watch(
+    job_id: Annotated[int, typer.Argument(min=1)],
+    interval: Annotated[float, typer.Option(min=0.05, max=60)] = 0.5,
+) -> None:
+    """Follow a job with a live progress bar until it ends."""
+    from ability.errors import NotFoundError
+    from ability.job.schemas import Job, JobStatus
+    from ability.job.service import job_service
+
+    settings = _settings()
+    finished = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED)
+
+    async def read(db: Database) -> Job:
+        async with db.session(write=False) as session:
+            return await job_service.get(session, None, job_id)
+
+    async def follow(db: Database) -> Job:
+        job = await read(db)
+        with _progress() as bar:
+            task = bar.add_task(f"job {job_id} ({job.kind})", total=job.total)
+            while True:
+                bar.update(task, completed=job.processed)
+                if job.status in finished:
+                    return job
+                await asyncio.sleep(interval)
+                job = await read(db)
+
+    try:
+        job = _with_db(settings, follow)
+    except NotFoundError:
+        console.print(f"[red]No job {job_id}.[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"Job {job.id} {job.status}: {job.succeeded} succeeded, "
+        f"{job.failed} failed of {job.total}."
+    )
+    for error in job.errors[:20]:
+        console.print(f"  application {error.application_id}: {error.detail}")
+    if job.status != JobStatus.SUCCEEDED:
+        raise typer.Exit(1)
 
 
 @app.command("import")

@@ -49,9 +49,16 @@ class Settings(BaseSettings):
     CACHE_WARM_COMPANIES: int = Field(default=10, ge=0, le=10_000)
     REDIS_TIMEOUT: timedelta = timedelta(milliseconds=250)
 
-    # Jobs
+    # Jobs: "auto" runs them on Celery when REDIS_URL is set, else in-process
+    JOB_RUNNER: Literal["auto", "inprocess", "celery"] = "auto"
     JOB_CHUNK_SIZE: int = Field(default=100, ge=1, le=1000)
     JOB_CONCURRENCY: int = Field(default=2, ge=1, le=64)
+    JOB_MAX_RETRIES: int = Field(default=5, ge=0, le=50)
+    JOB_RETRY_BACKOFF: timedelta = timedelta(milliseconds=500)
+    # Celery (production): an unacknowledged task returns to the queue after
+    # this long, so it must exceed one step's run time.
+    JOB_VISIBILITY_TIMEOUT: timedelta = timedelta(seconds=60)
+    WORKER_MAX_TASKS_PER_CHILD: int = Field(default=1000, ge=1)
 
     # Operations
     WORKERS: int = Field(default=1, ge=1, le=64)  # API processes (set by serve)
@@ -80,6 +87,12 @@ class Settings(BaseSettings):
             return None
         path = self.DATABASE_URL.split(":///", 1)[1].split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+    @property
+    def jobs_on_celery(self) -> bool:
+        if self.JOB_RUNNER == "auto":
+            return self.REDIS_URL is not None
+        return self.JOB_RUNNER == "celery"
 
     @property
     def pool_size(self) -> int:

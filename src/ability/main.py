@@ -35,7 +35,7 @@ from ability.db import Database
 from ability.errors import AbilityError
 from ability.health.endpoints import router as health_router
 from ability.job.endpoints import router as job_router
-from ability.job.runner import InProcessRunner
+from ability.job.runner import InProcessRunner, JobQueue
 from ability.logging import configure_logging
 from ability.middleware import RequestMiddleware
 from ability.redis import command_client, subscriber_client
@@ -110,6 +110,16 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _job_queue(db: Database, settings: Settings) -> JobQueue:
+    if not settings.jobs_on_celery:
+        return InProcessRunner(db, settings)
+    from ability.celery_app import configure
+    from ability.job.tasks import CeleryQueue
+
+    configure(settings)
+    return CeleryQueue()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: the environment)."""
     settings = settings or Settings()
@@ -120,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database.from_settings(settings)
         cache = Cache(settings, command_client(settings), subscriber_client(settings))
         db.cache = cache
-        runner = InProcessRunner(db, settings)
+        runner = _job_queue(db, settings)
         app.state.db = db
         app.state.cache = cache
         app.state.jobs = runner

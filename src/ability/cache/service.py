@@ -64,7 +64,7 @@ class Cache:
         client: Redis | None = None,
         subscriber: Redis | None = None,
     ) -> None:
-        self.enabled = settings.CACHE_ENABLED and settings.CACHE_L1_SIZE > 0
+        self.enabled = settings.CACHE_ENABLED
         self.ttl = settings.CACHE_TTL.total_seconds()
         self.ack_timeout = settings.CACHE_ACK_TIMEOUT.total_seconds()
         self.local = LocalCache(settings.CACHE_L1_SIZE)
@@ -73,7 +73,9 @@ class Cache:
         self.shared = SharedCache(client) if client is not None else None
         self.replica = uuid.uuid4().hex
         self._flights: dict[tuple[str, str], _Flight] = {}
-        self._subscribed = client is None
+        # Only a process that keeps L1 copies must hear of every change.
+        self._listens = client is not None and settings.CACHE_L1_SIZE > 0
+        self._subscribed = False
         self._down_until = 0.0
         self._retire_pending = False
         self._listener: asyncio.Task[None] | None = None
@@ -92,7 +94,8 @@ class Cache:
     def redis_ok(self) -> bool:
         if self.client is None:
             return True
-        return self._subscribed and time.monotonic() >= self._down_until
+        heard = self._subscribed or not self._listens
+        return heard and time.monotonic() >= self._down_until
 
     @property
     def status(self) -> str:
@@ -208,7 +211,7 @@ class Cache:
 
     async def invalidate(self, scopes: list[str]) -> None:
         """Call after a commit that changed ``scopes``."""
-        if not self.enabled or not scopes:
+        if not scopes:
             return
         for scope in scopes:
             self.local.invalidate(scope)
@@ -245,7 +248,7 @@ class Cache:
     # --- subscription -------------------------------------------------------
 
     async def start(self) -> None:
-        if self.client is not None and self.enabled:
+        if self._listens:
             self._listener = asyncio.create_task(self._listen_forever())
 
     async def stop(self) -> None:

@@ -24,6 +24,11 @@ class JobRepository:
         await self.session.flush()
         return job
 
+    async def lock(self, job_id: int) -> Job | None:
+        """The job, locked for this transaction (SQLite: the write lock)."""
+        statement = sa.select(Job).where(Job.id == job_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def get_by_id(self, job_id: int) -> Job | None:
         statement = sa.select(Job).where(Job.id == job_id)
         if self.company_id is not None:
@@ -85,32 +90,3 @@ class JobRepository:
             )
         )
         return list((await self.session.execute(statement.order_by(Job.id))).scalars())
-
-    async def claim(self, job_id: int, now: datetime, stale_before: datetime) -> bool:
-        """Take a job to run: queued, or running under a silent runner.
-
-        A runner retrying its own job passes ``stale_before=now``.
-        """
-        statement = (
-            sa.update(Job)
-            .where(
-                Job.id == job_id,
-                sa.or_(
-                    Job.status == JobStatus.QUEUED,
-                    sa.and_(
-                        Job.status == JobStatus.RUNNING,
-                        sa.or_(
-                            Job.heartbeat_at.is_(None),
-                            Job.heartbeat_at <= stale_before,
-                        ),
-                    ),
-                ),
-            )
-            .values(
-                status=JobStatus.RUNNING,
-                heartbeat_at=now,
-                started_at=sa.func.coalesce(Job.started_at, now),
-            )
-        )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,9 +1,15 @@
 """Where jobs run: the seam between the request path and the workers.
 
-``InProcessRunner`` is the embedded default: asyncio workers in the API
-process run the task functions of ``job.tasks``. It claims jobs through the
-database, re-runs jobs left unfinished by a crash on start and every
-``RECOVERY_INTERVAL``, and retries transient failures with backoff.
+``JobQueue`` is what the API needs: ``enqueue(job_id)`` after the job's row
+is committed. Two implementations run the same steps (``job.steps``):
+
+- ``InProcessRunner`` — the embedded default: asyncio workers in the API
+  process;
+- ``CeleryQueue`` (``job.tasks``) — production: Celery workers over Redis.
+
+Fairness is the same on both: a job runs one chunk per turn and then goes
+to the back of the queue, so a 10-item batch waits behind at most one chunk
+of each job already running, never behind a whole 10,000-item batch.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -19,15 +26,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ability.config import Settings
 from ability.db import Database
-from ability.job import tasks
+from ability.job import housekeeping
 from ability.job.repository import JobRepository
+from ability.job.steps import give_up, run_step
 from ability.models.base import utcnow
 
 log = structlog.get_logger()
 
-RECOVERY_INTERVAL = 30.0
-MAX_ATTEMPTS = 5
 TRANSIENT = (DBAPIError, PoolTimeoutError, OSError)
+HEARTBEAT_STALE = timedelta(seconds=60)
+RECOVERY_INTERVAL = 30.0
+HOUSEKEEPING_INTERVAL = 3600.0
 
 
 class JobQueue(Protocol):
@@ -38,9 +47,16 @@ class JobQueue(Protocol):
     async def stop(self) -> None: ...
 
 
-def backoff(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
+def backoff(attempt: int, base: float, cap: float = 30.0) -> float:
     """Exponential backoff with full jitter."""
     return random.uniform(0, min(cap, base * 2**attempt))
+
+
+async def stale_jobs(db: Database) -> list[int]:
+    """Jobs that should be running but are not: queued, or silent too long."""
+    async with db.session(write=False) as session:
+        stale_before = utcnow() - HEARTBEAT_STALE
+        return await JobRepository(session, None).unfinished(stale_before)
 
 
 class InProcessRunner:
@@ -48,15 +64,21 @@ class InProcessRunner:
         self.db = db
         self.settings = settings
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queued: set[int] = set()
+        self._attempts: dict[int, int] = {}
+        self._retrying: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def enqueue(self, job_id: int) -> None:
-        self._queue.put_nowait(job_id)
+        if job_id not in self._queued:
+            self._queued.add(job_id)
+            self._queue.put_nowait(job_id)
 
     async def start(self) -> None:
         for _ in range(self.settings.JOB_CONCURRENCY):
             self._tasks.append(asyncio.create_task(self._work()))
         self._tasks.append(asyncio.create_task(self._recover_forever()))
+        self._tasks.append(asyncio.create_task(self._housekeep_forever()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -67,45 +89,68 @@ class InProcessRunner:
         self._tasks.clear()
 
     async def idle(self) -> None:
-        """Wait until every enqueued job has been handled (tests, shutdown)."""
+        """Wait until no job is queued, running or waiting to retry."""
         await self._queue.join()
+        while self._retrying:
+            await asyncio.sleep(0.05)
+            await self._queue.join()
 
     async def _recover_forever(self) -> None:
         while True:
             try:
-                async with self.db.session(write=False) as session:
-                    stale = utcnow() - tasks.HEARTBEAT_STALE
-                    for job_id in await JobRepository(session, None).unfinished(stale):
-                        await self.enqueue(job_id)
+                for job_id in await stale_jobs(self.db):
+                    await self.enqueue(job_id)
             except TRANSIENT:
                 log.warning("job.recovery.failed", exc_info=True)
             await asyncio.sleep(RECOVERY_INTERVAL)
 
+    async def _housekeep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                await housekeeping.run_all(self.db)
+            except TRANSIENT:
+                log.warning("job.housekeeping.failed", exc_info=True)
+
     async def _work(self) -> None:
         while True:
             job_id = await self._queue.get()
+            self._queued.discard(job_id)
             try:
-                await self._run(job_id)
+                await self._turn(job_id)
             finally:
                 self._queue.task_done()
 
-    async def _run(self, job_id: int) -> None:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                await tasks.run_batch(
-                    self.db,
-                    job_id,
-                    self.settings.JOB_CHUNK_SIZE,
-                    retry=attempt > 0,
-                )
-                return
-            except TRANSIENT:
-                delay = backoff(attempt)
-                log.warning(
-                    "job.run.retrying", job_id=job_id, attempt=attempt, delay=delay
-                )
-                await asyncio.sleep(delay)
-            except Exception:
-                log.exception("job.run.crashed", job_id=job_id)
-                return
-        log.error("job.run.gave_up", job_id=job_id, attempts=MAX_ATTEMPTS)
+    async def _turn(self, job_id: int) -> None:
+        """One chunk of one job; then the job queues again if not done."""
+        try:
+            step = await run_step(self.db, job_id, self.settings.JOB_CHUNK_SIZE)
+        except TRANSIENT as exc:
+            await self._retry_later(job_id, exc)
+            return
+        except Exception:
+            log.exception("job.step.crashed", job_id=job_id)
+            await give_up(self.db, job_id, "internal error")
+            return
+        self._attempts.pop(job_id, None)
+        if step.more:
+            await self.enqueue(job_id)
+
+    async def _retry_later(self, job_id: int, exc: Exception) -> None:
+        attempt = self._attempts.get(job_id, 0)
+        if attempt >= self.settings.JOB_MAX_RETRIES:
+            self._attempts.pop(job_id, None)
+            with contextlib.suppress(*TRANSIENT):
+                await give_up(self.db, job_id, f"gave up after retries: {exc}")
+            return
+        self._attempts[job_id] = attempt + 1
+        delay = backoff(attempt, self.settings.JOB_RETRY_BACKOFF.total_seconds())
+        log.warning("job.step.retrying", job_id=job_id, attempt=attempt, delay=delay)
+        self._retrying.add(job_id)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._retrying.discard(job_id)
+            await self.enqueue(job_id)
+
+        self._tasks.append(asyncio.create_task(later()))

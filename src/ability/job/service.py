@@ -49,8 +49,13 @@ class JobService:
         log.info("job.submit.done", job_id=job_id, total=job.total)
         return JobAccepted(job_id=job_id, status=JobStatus.QUEUED, total=job.total)
 
-    async def get(self, session: AsyncSession, company_id: int, job_id: int) -> Job:
-        """A job with its progress counts and per-item errors."""
+    async def get(
+        self, session: AsyncSession, company_id: int | None, job_id: int
+    ) -> Job:
+        """A job with its progress counts and per-item errors.
+
+        ``company_id`` None is the operator's view (CLI): any company's job.
+        """
         repository = JobRepository(session, company_id)
         job = await repository.get_by_id(job_id)
         if job is None:

@@ -1,113 +1,137 @@
-"""Job task functions: the same code runs in-process and on Celery workers.
+"""Celery tasks: thin wrappers that run ``job.steps`` in a worker process.
 
-Each item's effect and its ``job_items`` row commit together, and items
-already in ``job_items`` are skipped, so a job that is run again after a
-crash or a redelivery applies every item exactly once.
+Each worker process keeps one event loop, one database engine and one cache
+client (made at its first task) and runs the async step on them. A step that
+leaves work re-queues the job at the back of the queue (see ``job.runner``
+on fairness); transient failures retry with exponential backoff and jitter,
+and a job whose retries run out has its remaining items recorded as failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import structlog
+from celery import Task
 
-from ability.application.schemas import Action, Progress
-from ability.application.service import application_service
-from ability.auth.service import principal_of
-from ability.auth.tokens import Principal
+from ability.application.warmup import warm
+from ability.cache.service import Cache
+from ability.celery_app import celery
+from ability.config import Settings
 from ability.db import Database
-from ability.errors import AbilityError
-from ability.job.repository import JobRepository
-from ability.job.schemas import JobStatus
-from ability.models import User
-from ability.models.base import utcnow
+from ability.job import housekeeping
+from ability.job.runner import TRANSIENT, stale_jobs
+from ability.job.steps import give_up, run_step
+from ability.redis import command_client
 
 log = structlog.get_logger()
-
-HEARTBEAT_STALE = timedelta(seconds=60)
-
-
-def final_status(succeeded: int, failed: int) -> JobStatus:
-    if failed == 0:
-        return JobStatus.SUCCEEDED
-    return JobStatus.FAILED if succeeded == 0 else JobStatus.PARTIAL
+T = TypeVar("T")
+STEP = "job.step"
 
 
-async def _claim(
-    db: Database, job_id: int, retry: bool
-) -> tuple[dict[str, object], Principal] | None:
-    async with db.session(write=True) as session:
-        repository = JobRepository(session, None)
-        now = utcnow()
-        stale_before = now if retry else now - HEARTBEAT_STALE
-        if not await repository.claim(job_id, now, stale_before):
-            return None
-        job = await repository.get_by_id(job_id)
-        user = await session.get(User, job.created_by) if job else None
-        if job is None or user is None:
-            return None
-        return dict(job.payload), principal_of(user)
+@dataclass
+class _Runtime:
+    settings: Settings
+    loop: asyncio.AbstractEventLoop
+    db: Database
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
 
 
-async def _process_chunk(
-    db: Database,
-    job_id: int,
-    principal: Principal,
-    body: Progress,
-    chunk: Sequence[int],
-) -> None:
-    async with db.session(write=True) as session:
-        repository = JobRepository(session, None)
-        done = await repository.done_items(job_id, chunk)
-        for application_id in chunk:
-            if application_id in done:
-                continue
-            try:
-                async with session.begin_nested():
-                    await application_service.progress(
-                        session, principal, application_id, body, job_id=job_id
-                    )
-                    await repository.record_item(job_id, application_id, True, None)
-            except AbilityError as exc:
-                await repository.record_item(job_id, application_id, False, exc.message)
-        await repository.set_state(job_id, None, heartbeat_at=utcnow())
+_runtime: _Runtime | None = None
 
 
-async def finish(db: Database, job_id: int) -> JobStatus:
-    async with db.session(write=True) as session:
-        repository = JobRepository(session, None)
-        succeeded, failed = await repository.outcome_counts(job_id)
-        status = final_status(succeeded, failed)
-        await repository.set_state(
-            job_id, [JobStatus.RUNNING], status=status, finished_at=utcnow()
+def runtime() -> _Runtime:
+    """This process's loop, engine and cache, made on first use."""
+    global _runtime
+    if _runtime is None:
+        settings = Settings()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        db = Database.from_settings(settings)
+        # Workers only announce changes; they keep no local copies.
+        db.cache = Cache(
+            settings.model_copy(update={"CACHE_L1_SIZE": 0}), command_client(settings)
         )
-    return status
+        _runtime = _Runtime(settings, loop, db)
+    return _runtime
 
 
-async def run_batch(
-    db: Database, job_id: int, chunk_size: int, *, retry: bool = False
-) -> None:
-    """Apply a batch job's action to each of its applications once.
+class JobTask(Task):  # type: ignore[misc]  # Celery is untyped
+    autoretry_for = TRANSIENT
+    retry_backoff = True
+    retry_backoff_max = 60
+    retry_jitter = True
+    acks_late = True
 
-    ``retry`` is set by a runner re-running a job it claimed itself.
-    """
-    claimed = await _claim(db, job_id, retry)
-    if claimed is None:
-        log.info("job.run.skipped", job_id=job_id, reason="not_claimable")
-        return
-    payload, principal = claimed
-    structlog.contextvars.bind_contextvars(
-        job_id=job_id, company_id=principal.company_id
-    )
-    body = Progress(
-        action=Action(str(payload["action"])),
-        comment=str(payload["comment"]) if payload.get("comment") else None,
-    )
-    ids: list[int] = list(payload["application_ids"])  # type: ignore[call-overload]
-    for start in range(0, len(ids), chunk_size):
-        await _process_chunk(
-            db, job_id, principal, body, ids[start : start + chunk_size]
-        )
-    status = await finish(db, job_id)
-    log.info("job.run.done", job_id=job_id, status=status.value)
+    @property
+    def max_retries(self) -> int:
+        return runtime().settings.JOB_MAX_RETRIES
+
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,  # noqa: ARG002 - the signature is Celery's
+        args: Any,
+        kwargs: Any,  # noqa: ARG002
+        einfo: Any,  # noqa: ARG002
+    ) -> None:
+        """Retries are exhausted (or a bug): settle the job, losing nothing."""
+        job_id = int(args[0])
+        log.error("job.step.failed", job_id=job_id, error=type(exc).__name__)
+        try:
+            runtime().run(give_up(runtime().db, job_id, f"failed: {exc}"))
+        except TRANSIENT:
+            log.exception("job.give_up.failed", job_id=job_id)
+
+
+@celery.task(name=STEP, base=JobTask, bind=True)
+def step(self: JobTask, job_id: int) -> None:
+    """Run one chunk of a job; queue the job again if more is left."""
+    rt = runtime()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(task_name=STEP, task_id=self.request.id)
+    result = rt.run(run_step(rt.db, job_id, rt.settings.JOB_CHUNK_SIZE))
+    if result.more:
+        step.apply_async((job_id,))
+
+
+@celery.task(name="job.recover")
+def recover() -> int:
+    """Queue jobs that are queued or whose runner fell silent."""
+    rt = runtime()
+    jobs = rt.run(stale_jobs(rt.db))
+    for job_id in jobs:
+        step.apply_async((job_id,))
+    return len(jobs)
+
+
+@celery.task(name="job.housekeeping")
+def housekeep() -> None:
+    rt = runtime()
+    rt.run(housekeeping.run_all(rt.db))
+
+
+@celery.task(name="job.warm_cache")
+def warm_cache() -> None:
+    """Refresh the shared cache's first pages of the busiest companies."""
+    rt = runtime()
+    assert isinstance(rt.db.cache, Cache)
+    rt.run(warm(rt.db, rt.db.cache, rt.settings.CACHE_WARM_COMPANIES))
+
+
+class CeleryQueue:
+    """The API's side: hand committed jobs to the Celery workers."""
+
+    async def enqueue(self, job_id: int) -> None:
+        await asyncio.to_thread(celery.send_task, STEP, (job_id,))
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None

@@ -43,9 +43,7 @@ class JobItem(Base):
     __tablename__ = "job_items"
     __table_args__ = (
         # On PostgreSQL the key also covers the counts of a job's outcomes.
-        sa.PrimaryKeyConstraint(
-            "job_id", "item_id", postgresql_include=["succeeded"]
-        ),
+        sa.PrimaryKeyConstraint("job_id", "item_id", postgresql_include=["succeeded"]),
     )
 
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("jobs.id"))
