@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -94,7 +94,9 @@ class SqlitePlans:
         result = await connection.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {query.statement}", query.parameters
         )
-        return [str(row[3]) for row in result.all()]
+        # Rows are (id, parent, notused, detail).
+        rows: Sequence[Sequence[Any]] = result.all()
+        return [str(row[3]) for row in rows]
 
     def full_scans(self, plan: list[str]) -> list[str]:
         scans = []
@@ -174,7 +176,9 @@ class PostgresPlans:
                 f"EXPLAIN (FORMAT JSON) {query.statement}", query.parameters
             )
             document = result.scalar_one()
-        return list(self._flatten(json.loads(document)[0]["Plan"], 0, None))
+        # SQLAlchemy's asyncpg dialect decodes json results; asyncpg would not.
+        tree = json.loads(document) if isinstance(document, str) else document
+        return list(self._flatten(tree[0]["Plan"], 0, None))
 
     async def _explain_generic(
         self, connection: AsyncConnection, query: Captured

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Api
 
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
-@pytest.mark.xfail(strict=True, reason="GET /metrics is not built yet")
+
+def scrape(api: Api) -> Series:
+    response = api.client.get("/metrics")
+    assert response.status_code == 200
+    series: Series = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            series[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return series
+
+
+def value(series: Series, name: str, **labels: str) -> float:
+    return series.get((name, frozenset(labels.items())), 0.0)
+
+
 class TestMetrics:
     def test_prometheus_text_uses_route_templates(self, api: Api) -> None:
         tenant = api.tenant()
@@ -22,3 +37,47 @@ class TestMetrics:
         assert "ability_http_requests_total" in text
         assert 'route="/applications/{application_id}"' in text
         assert f"/applications/{app_id}" not in text
+
+    def test_a_known_sequence_moves_each_series_exactly(self, api: Api) -> None:
+        tenant = api.tenant()
+        app_id = api.submit(tenant, api.workflow(tenant))["id"]
+        get_one = {"method": "GET", "route": "/applications/{application_id}"}
+        before = scrape(api)
+
+        for _ in range(3):
+            api.client.get(f"/applications/{app_id}", headers=tenant.headers())
+        api.client.get("/applications/999999", headers=tenant.headers())
+        api.client.get("/applications/not-a-number", headers=tenant.headers())
+        after = scrape(api)
+
+        def moved(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        requests = "ability_http_requests_total"
+        assert moved(requests, **get_one, status="2xx") == 3
+        assert moved(requests, **get_one, status="4xx") == 2
+        duration = "ability_http_request_duration_seconds_count"
+        assert moved(duration, **get_one) == 5
+        assert moved("ability_cache_lookups_total", level="l1", result="hit") == 2
+        assert value(after, "ability_http_requests_in_flight") >= 0
+        assert value(after, "ability_db_pool_connections", state="size") >= 1
+
+    def test_distinct_ids_add_no_label_values(self, api: Api) -> None:
+        tenant = api.tenant()
+        api.client.get("/applications/1", headers=tenant.headers())
+        labels_before = {labels for _, labels in scrape(api)}
+
+        for app_id in range(1000, 2000):
+            api.client.get(f"/applications/{app_id}", headers=tenant.headers())
+        labels_after = {labels for _, labels in scrape(api)}
+
+        assert labels_after == labels_before
+
+    def test_process_figures_are_present(self, api: Api) -> None:
+        series = scrape(api)
+
+        names = {name for name, _ in series}
+
+        assert "ability_process_resident_memory_bytes" in names
+        assert "ability_process_open_fds" in names
+        assert "ability_process_gc_collections" in names

@@ -43,7 +43,7 @@ from ability.job.schemas import JobStatus
 from ability.job.service import BATCH_PROCESS
 from ability.kit.bulk import copy_rows
 from ability.kit.pagination import Keyset, PageRequest
-from ability.models import Base, Job, JobItem
+from ability.models import Base, Job
 from ability.models.application import OPEN_STATUSES, Status
 from ability.report.repository import ReportRepository
 from ability.seed.generator import Tenant, generate
@@ -61,6 +61,7 @@ COMPANIES = 10
 SQLITE_APPLICATIONS = 20_000
 POSTGRES_APPLICATIONS = 100_000
 JOB_SIZE = 1000  # items per batch job, the most the API accepts
+VACUUM_PASSES = 20
 # Tables that grow with use; the PostgreSQL database must be all-visible.
 _GROWING = ("applications", "application_events", "jobs", "job_items")
 
@@ -190,14 +191,27 @@ def _search(terms: list[str], statuses: frozenset[Status] = frozenset()) -> Run:
 ReportQuery = Callable[[ReportRepository, datetime, datetime], Awaitable[object]]
 
 
-def _report(query: ReportQuery) -> Run:
-    """A report query over the longest range the endpoint allows."""
+def _report(query: ReportQuery, days: int = 366) -> Run:
+    """A report query over the last ``days``: by default the longest range
+    the endpoint allows, which here spans the whole data set."""
 
     async def run(session: AsyncSession, data: Dataset) -> object:
         repository = ReportRepository(session, data.company_id)
-        return await query(repository, data.now - timedelta(days=366), data.now)
+        return await query(repository, data.now - timedelta(days=days), data.now)
 
     return run
+
+
+def _by_status(
+    report: ReportRepository, start: datetime, end: datetime
+) -> Awaitable[dict[str, int]]:
+    return report.count_by_status(start, end)
+
+
+def _by_day(
+    report: ReportRepository, start: datetime, end: datetime
+) -> Awaitable[dict[str, int]]:
+    return report.count_by_day(start, end)
 
 
 async def _job_counts(session: AsyncSession, data: Dataset) -> object:
@@ -243,11 +257,9 @@ CASES: dict[str, Case] = {
     "list active next page by cursor": Case(
         _next_page(ListFilters(statuses=OPEN)), "ix_applications_open", keyset=True
     ),
-    "list total": Case(
-        _count(ListFilters()),
-        {PG: "ix_applications_company_created"},
-        covered=True,
-    ),
+    # Counting a whole company, any of its covering indexes serves; the
+    # planner rightly takes the smallest.
+    "list total": Case(_count(ListFilters()), covered=True),
     "list active total": Case(
         _count(ListFilters(statuses=OPEN)), {PG: "ix_applications_open"}, covered=True
     ),
@@ -262,15 +274,13 @@ CASES: dict[str, Case] = {
         _search(["laptop", "finance"], frozenset({Status.PENDING})),
         {PG: "ix_applications_company_search"},
     ),
-    "report count by status": Case(
-        _report(lambda report, start, end: report.count_by_status(start, end)),
-        "ix_applications_company_created",
-        covered=True,
+    "report count by status": Case(_report(_by_status), covered=True),
+    "report count by status over a month": Case(
+        _report(_by_status, days=30), "ix_applications_company_created", covered=True
     ),
-    "report count by day": Case(
-        _report(lambda report, start, end: report.count_by_day(start, end)),
-        "ix_applications_company_created",
-        covered=True,
+    "report count by day": Case(_report(_by_day), covered=True),
+    "report count by day over a month": Case(
+        _report(_by_day, days=30), "ix_applications_company_created", covered=True
     ),
     "report median time to complete": Case(
         _report(
@@ -316,6 +326,7 @@ class Explained:
 
 @dataclass(frozen=True, slots=True)
 class Plans:
+    dialect: str
     checker: PlanChecker
     by_case: dict[str, list[Explained]]
 
@@ -347,7 +358,7 @@ async def _add_jobs(db: Database, tenant: Tenant, count: int) -> int:
             for job in jobs
             for item in range(1, JOB_SIZE + 1)
         ]
-        await copy_rows(session, JobItem.__table__, items)  # type: ignore[arg-type]
+        await copy_rows(session, Base.metadata.tables["job_items"], items)
     return jobs[count // 2].id
 
 
@@ -396,7 +407,7 @@ async def _explain_all(
         }
     finally:
         await db.dispose()
-    return Plans(checker, by_case)
+    return Plans(db.dialect, checker, by_case)
 
 
 async def _load_sqlite(settings: Settings) -> Dataset:
@@ -412,14 +423,6 @@ async def _load_sqlite(settings: Settings) -> Dataset:
 async def _load_postgres(settings: Settings, server: PostgresServer) -> Dataset:
     db = Database.from_settings(settings)
     try:
-        # Autovacuum stays off here: a worker analysing one table while ours
-        # runs holds back what VACUUM may mark all-visible, and index-only
-        # scans are planned on that share.
-        async with db.session(write=True) as session:
-            for table in _GROWING:
-                await session.execute(
-                    sa.text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
-                )
         data = await _load(db, POSTGRES_APPLICATIONS)
     finally:
         await db.dispose()
@@ -430,15 +433,34 @@ async def _load_postgres(settings: Settings, server: PostgresServer) -> Dataset:
     )
     try:
         await connection.execute("VACUUM ANALYZE")
-        behind = await connection.fetch(
+        behind = await _until_all_visible(connection)
+    finally:
+        await connection.close()
+    assert not behind, f"pages of {behind} are still not all-visible"
+    return data
+
+
+async def _until_all_visible(connection: asyncpg.Connection) -> list[str]:
+    """VACUUM the growing tables again until every page is all-visible.
+
+    Index-only scans are planned (and run) on that share. One pass may fall
+    short: another backend's snapshot (an autovacuum worker's) or one of this
+    test server's asynchronous commits not yet flushed keeps VACUUM from
+    marking a page. Returns the tables still behind after a few seconds.
+    """
+    behind: list[str] = []
+    for _ in range(VACUUM_PASSES):
+        rows = await connection.fetch(
             "SELECT relname FROM pg_class"
             " WHERE relname = any($1::text[]) AND relallvisible < relpages",
             list(_GROWING),
         )
-    finally:
-        await connection.close()
-    assert not behind, f"VACUUM left pages not all-visible in {behind}"
-    return data
+        behind = [row["relname"] for row in rows]
+        if not behind:
+            break
+        await asyncio.sleep(0.2)
+        await connection.execute(f"VACUUM ANALYZE {', '.join(behind)}")
+    return behind
 
 
 @pytest.fixture(scope="module")
@@ -535,11 +557,8 @@ def test_every_statement_uses_an_index(plans: Plans, name: str) -> None:
     _variants(lambda dialect, case: case.index_on(dialect) is not None),
     indirect=["plans"],
 )
-def test_filter_uses_the_index_made_for_it(
-    plans: Plans, name: str, request: pytest.FixtureRequest
-) -> None:
-    _fixture, dialect = VARIANTS[request.node.callspec.params["plans"]]
-    expected = CASES[name].index_on(dialect)
+def test_filter_uses_the_index_made_for_it(plans: Plans, name: str) -> None:
+    expected = CASES[name].index_on(plans.dialect)
 
     for explained in plans.by_case[name]:
         assert expected in plans.checker.indexes(explained.plan), str(explained)

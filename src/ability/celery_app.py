@@ -22,11 +22,17 @@ celery = Celery("ability")
 
 def configure(settings: Settings) -> Celery:
     """Point the app at ``settings`` (the API to send, workers to run)."""
+    visibility = int(settings.JOB_VISIBILITY_TIMEOUT.total_seconds())
     celery.conf.update(
         broker_url=settings.REDIS_URL,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
-            "visibility_timeout": int(settings.JOB_VISIBILITY_TIMEOUT.total_seconds())
+            "visibility_timeout": visibility,
+            # kombu looks for unacknowledged tasks to return only every
+            # interval x throttle seconds (100 s by default): look often
+            # enough that a dead worker's task is back within the timeout.
+            "unacked_restore_interval": max(1, visibility // 5),
+            "unacked_restore_throttle": 1,
         },
         task_default_queue=QUEUE,
         task_acks_late=True,

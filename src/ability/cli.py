@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ability import metrics
 from ability.config import Settings
 from ability.db import Database
 from ability.logging import configure_logging
@@ -102,6 +103,7 @@ def serve(
     settings = _settings()
     upgrade(settings.DATABASE_URL)
     _export_for_workers(settings, workers)
+    metrics.prepare_multiprocess_dir("api")
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
     if settings.is_sqlite and settings.SEED_DEMO:
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)
@@ -199,6 +201,10 @@ def worker(
     beat: Annotated[
         bool, typer.Option(help="Also run the scheduler (in one worker only).")
     ] = False,
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Serve /metrics here (0: off).")
+    ] = 0,
+    metrics_host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Run a Celery worker for background jobs (needs ABILITY_REDIS_URL)."""
     from ability.celery_app import QUEUE, configure
@@ -219,6 +225,11 @@ def worker(
     if beat:
         schedule = Path(tempfile.gettempdir()) / f"ability-beat-{os.getpid()}"
         argv += ["--beat", f"--schedule={schedule}"]
+    metrics.prepare_multiprocess_dir("worker")
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, metrics_host, registry=metrics.registry())
     configure(settings).worker_main(argv)
 
 

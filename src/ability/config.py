@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     DB_POOL_TIMEOUT: float = Field(default=2.0, gt=0, le=60)
     DB_POOL_RECYCLE: int = Field(default=1800, ge=-1)
     SQLITE_BUSY_TIMEOUT_MS: int = Field(default=5000, ge=0)
+    SLOW_QUERY_MS: float = Field(default=100.0, ge=0)
 
     # Security
     SECRET_KEY: SecretStr | None = None
@@ -55,12 +56,16 @@ class Settings(BaseSettings):
     JOB_CONCURRENCY: int = Field(default=2, ge=1, le=64)
     JOB_MAX_RETRIES: int = Field(default=5, ge=0, le=50)
     JOB_RETRY_BACKOFF: timedelta = timedelta(milliseconds=500)
+    # A running job whose heartbeat is older than this lost its runner and is
+    # queued again by the recovery sweep.
+    JOB_HEARTBEAT_STALE: timedelta = timedelta(seconds=60)
     # Celery (production): an unacknowledged task returns to the queue after
     # this long, so it must exceed one step's run time.
     JOB_VISIBILITY_TIMEOUT: timedelta = timedelta(seconds=60)
     WORKER_MAX_TASKS_PER_CHILD: int = Field(default=1000, ge=1)
 
     # Operations
+    METRICS_TOKEN: SecretStr | None = None
     WORKERS: int = Field(default=1, ge=1, le=64)  # API processes (set by serve)
     ENV: Literal["development", "production", "test"] = "development"
     LOG_LEVEL: str = "INFO"

@@ -7,20 +7,32 @@ pool instead of failing to upgrade a read lock. PostgreSQL uses one engine.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, QueuePool
 
 from ability.config import Settings
+from ability.metrics import (
+    DB_POOL,
+    DB_POOL_WAIT,
+    DB_SLOW_QUERIES,
+    DB_SLOW_QUERY_SECONDS,
+)
+
+log = structlog.get_logger()
 
 AFTER_COMMIT = "ability.after_commit"
 CHANGED = "ability.changed"
@@ -78,6 +90,77 @@ def _install_sqlite_hooks(engine: AsyncEngine, begin: str | None, busy_ms: int) 
         conn.exec_driver_sql(begin)
 
 
+class MeasuredPool(AsyncAdaptedQueuePool):
+    """The default async pool, timing each wait for a connection."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            DB_POOL_WAIT.observe(time.perf_counter() - started)
+
+
+def _watch_pool(engine: AsyncEngine) -> None:
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return
+    last = {"size": 0, "checked_out": 0, "overflow": 0}
+
+    def publish(*_: Any) -> None:
+        # Gauges are shared by this process's engines: move them by deltas.
+        now = {
+            "size": pool.size(),
+            "checked_out": pool.checkedout(),
+            "overflow": max(0, pool.overflow()),
+        }
+        for state, value in now.items():
+            DB_POOL.labels(state).inc(value - last[state])
+        last.update(now)
+
+    publish()
+    for name in ("checkout", "checkin", "connect", "close"):
+        sa.event.listen(engine.sync_engine.pool, name, publish)
+
+
+def _log_slow_statements(engine: AsyncEngine, threshold_ms: float) -> None:
+    threshold = threshold_ms / 1000
+
+    @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _start(conn: sa.Connection, *_: Any) -> None:
+        conn.info.setdefault("ability.started", []).append(time.perf_counter())
+
+    @sa.event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _end(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        seconds = time.perf_counter() - conn.info["ability.started"].pop()
+        if seconds >= threshold:
+            record_slow_statement(statement, seconds)
+
+
+def fingerprint(statement: str) -> str:
+    """A statement without its values: placeholders, lists and literals
+    collapsed, whitespace normalised, at most 300 characters."""
+    text = _PLACEHOLDERS.sub("?", statement)
+    text = _LITERALS.sub("?", text)
+    text = _LISTS.sub("(?)", text)
+    return " ".join(text.split())[:300]
+
+
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+_PLACEHOLDERS = re.compile(r"\$\d+|%\(\w+\)s|(?<!:):(?!:)\w+|\?")
+_LISTS = re.compile(r"\((?:\s*\?\s*,)+\s*\?\s*\)")
+_seen_slow: set[str] = set()
+
+
+def record_slow_statement(statement: str, seconds: float) -> None:
+    key = fingerprint(statement)
+    DB_SLOW_QUERIES.labels(key).inc()
+    DB_SLOW_QUERY_SECONDS.labels(key).inc(seconds)
+    if key not in _seen_slow:  # logged once per fingerprint and process
+        _seen_slow.add(key)
+        log.warning("db.query.slow", statement=key, ms=round(seconds * 1000, 1))
+
+
 def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     url = settings.DATABASE_URL
     if settings.is_sqlite:
@@ -87,6 +170,7 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
         # driver's thread.
         reader = create_async_engine(
             url,
+            poolclass=MeasuredPool,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.DB_POOL_TIMEOUT,
@@ -94,7 +178,11 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
             pool_reset_on_return=None,
         )
         writer = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=timeout
+            url,
+            poolclass=MeasuredPool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=timeout,
         )
         _install_sqlite_hooks(reader, None, settings.SQLITE_BUSY_TIMEOUT_MS)
         _install_sqlite_hooks(
@@ -103,6 +191,7 @@ def _create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
         return reader, writer
     engine = create_async_engine(
         url,
+        poolclass=MeasuredPool,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.DB_POOL_TIMEOUT,
@@ -123,6 +212,9 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         reader, writer = _create_engines(settings)
+        for engine in {reader, writer}:
+            _watch_pool(engine)
+            _log_slow_statements(engine, settings.SLOW_QUERY_MS)
         return cls(reader=reader, writer=writer)
 
     def __post_init__(self) -> None:

@@ -22,9 +22,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from ability import __version__
+from ability import __version__, metrics
+from ability.admin.endpoints import metrics_router
 from ability.admin.endpoints import router as admin_router
-from ability.admin.service import RequestStats
 from ability.application.endpoints import router as application_router
 from ability.application.warmup import warm
 from ability.auth.endpoints import router as auth_router
@@ -139,16 +139,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warming = asyncio.create_task(
             warm(db, cache, settings.CACHE_WARM_COMPANIES), name="cache-warm"
         )
+        sampling = asyncio.create_task(metrics.sample_forever("api"))
         log.info("app.started", database=db.dialect, version=__version__)
         try:
             yield
         finally:
-            warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await warming
+            for task in (warming, sampling):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             await runner.stop()
             await cache.stop()
             await db.dispose()
+            metrics.process_exited()
             log.info("app.stopped")
 
     app = FastAPI(
@@ -158,7 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.request_stats = stats = RequestStats()
     for router in (
         health_router,
         auth_router,
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job_router,
         report_router,
         admin_router,
+        metrics_router,
     ):
         app.include_router(router)
     app.add_exception_handler(AbilityError, _ability_error)
@@ -178,5 +181,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _overloaded)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MIN_BYTES)
-    app.add_middleware(RequestMiddleware, max_body=settings.MAX_BODY_BYTES, stats=stats)
+    app.add_middleware(RequestMiddleware, max_body=settings.MAX_BODY_BYTES)
     return app

@@ -21,7 +21,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ability.admin.service import RequestStats
+from ability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
 
 log = structlog.get_logger("ability.http")
 
@@ -57,10 +57,9 @@ def route_of(scope: Scope) -> str:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int, stats: RequestStats) -> None:
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
         self.max_body = max_body
-        self.stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,17 +82,19 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
-        self.stats.in_flight += 1
+        HTTP_IN_FLIGHT.inc()
         try:
             replay = await self._guard(scope, receive)
             await self.app(scope, replay, send_with_id)
         except _RejectError as reject:
             await self._reject(send_with_id, reject)
         finally:
-            self.stats.in_flight -= 1
+            HTTP_IN_FLIGHT.dec()
             seconds = time.perf_counter() - started
             route = route_of(scope)
-            self.stats.record(scope["method"], route, status, seconds)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, f"{status // 100}xx").inc()
+            HTTP_DURATION.labels(method, route).observe(seconds)
             log.info(
                 "http.request",
                 method=scope["method"],

@@ -4,6 +4,7 @@ standing in for two replicas of the service."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from ability.cache.service import Cache
 from ability.cache.shared import CHANNEL
@@ -59,6 +61,30 @@ async def until(condition: Callable[[], bool], timeout: float = WAIT) -> float:
             pytest.fail(f"condition not met within {timeout} s")
         await asyncio.sleep(0.02)
     return time.monotonic() - start
+
+
+async def reconnect(*caches: Cache) -> None:
+    """Replace command connections from before a Redis restart (the first
+    command on such a connection fails, and would hide what a test checks)."""
+    for cache in caches:
+        assert cache.client is not None
+        for _ in range(3):
+            with contextlib.suppress(RedisError):
+                await cache.client.ping()
+                break
+
+
+async def read_until_a_hit(cache: Cache, source: Source) -> list[bytes | None]:
+    """Read SCOPE until L1 serves it; every value read, the hit last."""
+    hits = cache.stats()["l1"]["hits"]
+    values: list[bytes | None] = []
+    deadline = time.monotonic() + WAIT
+    while cache.stats()["l1"]["hits"] == hits:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no L1 hit within {WAIT} s")
+        values.append(await cache.get_or_load(SCOPE, "", source))
+        await asyncio.sleep(0.02)
+    return values
 
 
 @asynccontextmanager
@@ -338,34 +364,60 @@ class TestRedisOutage:
 
             private_redis.start()
             recovery = await until(lambda: a.status == "ok")
-            hits_before = a.stats()["l1"]["hits"]
             source.value = b"v3"
-            after = [await a.get_or_load(SCOPE, "", source) for _ in range(5)]
+            hits = a.stats()["l1"]["hits"]
+            after = await read_until_a_hit(a, source)
 
         assert served == [b"v2"] * 5
         assert calls_while_down == 6
         assert recovery < 5.0
-        assert after == [b"v3"] * 5
-        assert source.calls == calls_while_down + 1
-        assert a.stats()["l1"]["hits"] == hits_before + 4
+        assert set(after) == {b"v3"}
+        assert a.stats()["l1"]["hits"] == hits + 1
+        assert source.calls - calls_while_down <= len(after) - 1
 
-    async def test_a_load_that_spans_an_outage_is_not_kept(
+    async def test_load_begun_before_redis_lost_its_data_stores_nothing(
         self, private_redis: RedisServer
     ) -> None:
-        settings = base_settings(REDIS_URL=private_redis.url)
+        settings = base_settings(
+            REDIS_URL=private_redis.url, CACHE_ACK_TIMEOUT=timedelta(seconds=2)
+        )
         source = Source()
 
-        async with replica(settings) as a:
+        async with replica(settings) as a, replica(settings) as b:
             release = source.hold()
             slow = asyncio.create_task(a.get_or_load(SCOPE, "", source))
             await asyncio.wait_for(source.read.wait(), WAIT)
+            source.value = b"v2"
+            await b.invalidate([SCOPE])
+            # Redis restarts empty: generations count from zero again.
             private_redis.kill()
-            await until(lambda: a.status == "degraded")
+            await until(lambda: a.status == b.status == "degraded")
             private_redis.start()
-            await until(lambda: a.status == "ok")
+            await until(lambda: a.status == b.status == "ok")
+            await reconnect(a, b)
             release.set()
             assert await slow == b"v1"
             source.gate = None
-            source.value = b"v2"
 
+            assert await b.get_or_load(SCOPE, "", source) == b"v2"
             assert await a.get_or_load(SCOPE, "", source) == b"v2"
+
+
+class TestStop:
+    async def test_returns_promptly_right_after_an_invalidation(
+        self, settings: Settings
+    ) -> None:
+        # The listener is often mid-ack here, where one cancel can be lost.
+        for _ in range(10):
+            a = Cache(settings, command_client(settings), subscriber_client(settings))
+            b = Cache(settings, command_client(settings), subscriber_client(settings))
+            await a.start()
+            await b.start()
+            await until(lambda: a.status == b.status == "ok")  # noqa: B023
+            await a.get_or_load(SCOPE, "", Source())
+            await b.get_or_load(SCOPE, "", Source())
+
+            await a.invalidate([SCOPE])
+            async with asyncio.timeout(5):
+                await b.stop()
+                await a.stop()

@@ -1,8 +1,9 @@
 """Full-text search, one implementation per database behind one call.
 
 SQLite uses the FTS5 table ``applications_fts`` (BM25 ranking, the company as
-an indexed token); PostgreSQL uses the generated ``search_vector`` column with
-its GIN index (``ts_rank``). Both return application rows, best match first.
+an indexed token); PostgreSQL uses the generated ``search_vector`` column and a
+GIN index over (company_id, search_vector) (``ts_rank``). Both return
+application rows, best match first.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ability.metrics import CACHE_ENTRIES, CACHE_EVICTIONS, CACHE_LOOKUPS
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -64,15 +66,19 @@ class LocalCache:
         entry = self._entries.get(key)
         if entry is None:
             self.stats.misses += 1
+            CACHE_LOOKUPS.labels("l1", "miss").inc()
             return None
         if entry.expires_at <= time.monotonic() or not self.is_current(
             scope, entry.token
         ):
             del self._entries[key]
             self.stats.misses += 1
+            CACHE_LOOKUPS.labels("l1", "miss").inc()
+            CACHE_ENTRIES.labels("l1").dec()
             return None
         self._entries.move_to_end(key)
         self.stats.hits += 1
+        CACHE_LOOKUPS.labels("l1", "hit").inc()
         return entry.body
 
     def put(
@@ -82,11 +88,15 @@ class LocalCache:
         if self.capacity == 0 or not self.is_current(scope, token):
             return False
         key = (scope, variant)
+        if key not in self._entries:
+            CACHE_ENTRIES.labels("l1").inc()
         self._entries[key] = Entry(token, body, time.monotonic() + ttl)
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
             self.stats.evictions += 1
+            CACHE_EVICTIONS.labels("l1").inc()
+            CACHE_ENTRIES.labels("l1").dec()
         return True
 
     def invalidate(self, scope: str) -> None:
@@ -101,6 +111,7 @@ class LocalCache:
 
     def clear(self) -> None:
         """Forget everything, including loads under way."""
+        CACHE_ENTRIES.labels("l1").dec(len(self._entries))
         self._entries.clear()
         self._changed.clear()
         self.epoch += 1

@@ -22,7 +22,6 @@ Guarantees, and how each is kept:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 import uuid
@@ -39,6 +38,7 @@ from redis.exceptions import RedisError
 from ability.cache.local import LocalCache, Token
 from ability.cache.shared import CHANNEL, PREFIX, SharedCache, Snapshot
 from ability.config import Settings
+from ability.metrics import CACHE_INVALIDATIONS, CACHE_LOOKUPS
 
 log = structlog.get_logger()
 
@@ -55,6 +55,21 @@ class _Flight:
 
     token: Token
     result: asyncio.Future[bytes | None]
+
+
+async def _cancel(task: asyncio.Task[None], tries: int = 50) -> None:
+    """Cancel ``task`` and wait until it ends, cancelling again meanwhile.
+
+    On Python 3.11 ``asyncio.wait_for``, which redis-py sends commands with,
+    can swallow a cancellation that lands just as its command completes
+    (https://github.com/python/cpython/issues/86296): one cancel may not do.
+    """
+    for _ in range(tries):
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.1)
+        if done:
+            return
+    log.warning("cache.listener.stop.timed_out")
 
 
 class Cache:
@@ -162,10 +177,12 @@ class Cache:
         seen = await self._shared_read(scope, variant)
         if seen is not None and seen.body is not None:
             self.counters["l2_hits"] += 1
+            CACHE_LOOKUPS.labels("l2", "hit").inc()
             self.local.put(scope, variant, token, seen.body, self._ttl(seen.body))
             return None if seen.body == NEGATIVE else seen.body
         if seen is not None:
             self.counters["l2_misses"] += 1
+            CACHE_LOOKUPS.labels("l2", "miss").inc()
             waited = await self._wait_for_winner(scope, variant, seen)
             if waited is not None:
                 self.local.put(scope, variant, token, waited.body or NEGATIVE, self.ttl)
@@ -223,6 +240,7 @@ class Cache:
             message = orjson.dumps({"o": self.replica, "n": nonce, "s": scopes})
             receivers = int(await self.client.publish(CHANNEL, message))
             self.counters["invalidations_sent"] += 1
+            CACHE_INVALIDATIONS.labels("sent").inc()
             await self._await_acks(nonce, receivers - int(self._subscribed))
         except _REDIS_ERRORS:
             # Other replicas cannot hear of this change: they drop their L1
@@ -253,9 +271,7 @@ class Cache:
 
     async def stop(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await _cancel(self._listener)
         for client in {self.client, self.subscriber} - {None}:
             await client.aclose()  # type: ignore[union-attr]
 
@@ -302,6 +318,7 @@ class Cache:
         for scope in message.get("s", []):
             self.local.invalidate(scope)
         self.counters["invalidations_received"] += 1
+        CACHE_INVALIDATIONS.labels("received").inc()
         assert self.client is not None
         key = f"{PREFIX}ack:{message['n']}"
         async with self.client.pipeline(transaction=False) as pipe:

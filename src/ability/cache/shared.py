@@ -6,6 +6,11 @@ served only while its generation is the scope's current one; a store only
 succeeds if neither epoch nor generation moved since the load began. Raising
 the epoch retires every key at once (used after Redis was unreachable during
 a write, when a generation bump may have been lost).
+
+The first epoch is taken from the server's clock. A Redis that lost its data
+(restarted without persistence) counts generations from zero again; a fresh
+epoch keeps a load that began before the loss from storing under the old
+numbers.
 """
 
 from __future__ import annotations
@@ -19,8 +24,18 @@ EPOCH_KEY = PREFIX + "epoch"
 CHANNEL = PREFIX + "invalidate"
 GENERATION_TTL_MS = 86_400_000
 
-_READ = f"""
-local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+_EPOCH = f"""
+local e = redis.call('GET', '{EPOCH_KEY}')
+if not e then
+  local now = redis.call('TIME')
+  e = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', '{EPOCH_KEY}', e)
+end
+"""
+
+_READ = (
+    _EPOCH
+    + f"""
 local g = redis.call('GET', '{PREFIX}g:' .. e .. ':' .. ARGV[1]) or '0'
 local v = redis.call('GET', '{PREFIX}v:' .. e .. ':' .. ARGV[1] .. ':' .. ARGV[2])
 if v then
@@ -31,9 +46,11 @@ if v then
 end
 return {{e, g}}
 """
+)
 
-_STORE = f"""
-local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+_STORE = (
+    _EPOCH
+    + f"""
 if e ~= ARGV[3] then return 0 end
 local g = redis.call('GET', '{PREFIX}g:' .. e .. ':' .. ARGV[1]) or '0'
 if g ~= ARGV[4] then return 0 end
@@ -41,9 +58,11 @@ redis.call('SET', '{PREFIX}v:' .. e .. ':' .. ARGV[1] .. ':' .. ARGV[2],
            g .. ':' .. ARGV[5], 'PX', ARGV[6])
 return 1
 """
+)
 
-_BUMP = f"""
-local e = redis.call('GET', '{EPOCH_KEY}') or '0'
+_BUMP = (
+    _EPOCH
+    + f"""
 for _, scope in ipairs(ARGV) do
   local key = '{PREFIX}g:' .. e .. ':' .. scope
   redis.call('INCR', key)
@@ -51,6 +70,14 @@ for _, scope in ipairs(ARGV) do
 end
 return e
 """
+)
+
+_RETIRE = (
+    _EPOCH
+    + f"""
+return redis.call('INCR', '{EPOCH_KEY}')
+"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +95,7 @@ class SharedCache:
         self._read = client.register_script(_READ)
         self._store = client.register_script(_STORE)
         self._bump = client.register_script(_BUMP)
+        self._retire = client.register_script(_RETIRE)
 
     async def read(self, scope: str, variant: str) -> Snapshot:
         result = await self._read(args=[scope, variant])
@@ -91,7 +119,7 @@ class SharedCache:
         await self._bump(args=scopes)
 
     async def retire_all(self) -> None:
-        await self.client.incr(EPOCH_KEY)
+        await self._retire()
 
     async def lock(self, scope: str, variant: str, owner: str, ttl_ms: int) -> bool:
         key = f"{PREFIX}lock:{scope}:{variant}"

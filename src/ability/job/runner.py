@@ -29,12 +29,12 @@ from ability.db import Database
 from ability.job import housekeeping
 from ability.job.repository import JobRepository
 from ability.job.steps import give_up, run_step
+from ability.metrics import JOB_STEP_DURATION, JOBS_QUEUE_DEPTH
 from ability.models.base import utcnow
 
 log = structlog.get_logger()
 
 TRANSIENT = (DBAPIError, PoolTimeoutError, OSError)
-HEARTBEAT_STALE = timedelta(seconds=60)
 RECOVERY_INTERVAL = 30.0
 HOUSEKEEPING_INTERVAL = 3600.0
 
@@ -52,10 +52,10 @@ def backoff(attempt: int, base: float, cap: float = 30.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-async def stale_jobs(db: Database) -> list[int]:
+async def stale_jobs(db: Database, stale_after: timedelta) -> list[int]:
     """Jobs that should be running but are not: queued, or silent too long."""
     async with db.session(write=False) as session:
-        stale_before = utcnow() - HEARTBEAT_STALE
+        stale_before = utcnow() - stale_after
         return await JobRepository(session, None).unfinished(stale_before)
 
 
@@ -96,9 +96,10 @@ class InProcessRunner:
             await self._queue.join()
 
     async def _recover_forever(self) -> None:
+        stale_after = self.settings.JOB_HEARTBEAT_STALE
         while True:
             try:
-                for job_id in await stale_jobs(self.db):
+                for job_id in await stale_jobs(self.db, stale_after):
                     await self.enqueue(job_id)
             except TRANSIENT:
                 log.warning("job.recovery.failed", exc_info=True)
@@ -123,8 +124,10 @@ class InProcessRunner:
 
     async def _turn(self, job_id: int) -> None:
         """One chunk of one job; then the job queues again if not done."""
+        JOBS_QUEUE_DEPTH.set(self._queue.qsize())
         try:
-            step = await run_step(self.db, job_id, self.settings.JOB_CHUNK_SIZE)
+            with JOB_STEP_DURATION.labels("inprocess").time():
+                step = await run_step(self.db, job_id, self.settings.JOB_CHUNK_SIZE)
         except TRANSIENT as exc:
             await self._retry_later(job_id, exc)
             return

@@ -22,6 +22,7 @@ from ability.db import Database
 from ability.errors import AbilityError
 from ability.job.repository import JobRepository
 from ability.job.schemas import JobStatus
+from ability.metrics import JOB_ITEMS, JOBS_FINISHED
 from ability.models import Job, User
 from ability.models.base import utcnow
 
@@ -76,6 +77,7 @@ async def run_step(db: Database, job_id: int, chunk_size: int) -> StepResult:
             succeeded, failed = await repository.outcome_counts(job_id)
             job.status = final_status(succeeded, failed)
             job.finished_at = utcnow()
+            JOBS_FINISHED.labels(job.status).inc()
             log.info("job.run.done", status=job.status, failed=failed)
         return StepResult(more=more, processed=len(chunk), company_id=job.company_id)
 
@@ -95,9 +97,11 @@ async def _apply(
                     session, principal, application_id, body, job_id=job_id
                 )
                 await repository.record_item(job_id, application_id, True, None)
+            JOB_ITEMS.labels("succeeded").inc()
         except AbilityError as exc:
             # A refusal (wrong state, role, missing) is this item's outcome.
             await repository.record_item(job_id, application_id, False, exc.message)
+            JOB_ITEMS.labels("failed").inc()
 
 
 async def give_up(db: Database, job_id: int, detail: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Task
+from celery.signals import worker_process_shutdown
 
 from ability.application.warmup import warm
 from ability.cache.service import Cache
@@ -25,6 +26,7 @@ from ability.db import Database
 from ability.job import housekeeping
 from ability.job.runner import TRANSIENT, stale_jobs
 from ability.job.steps import give_up, run_step
+from ability.metrics import JOB_STEP_DURATION, process_exited, sample_process
 from ability.redis import command_client
 
 log = structlog.get_logger()
@@ -95,7 +97,9 @@ def step(self: JobTask, job_id: int) -> None:
     rt = runtime()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(task_name=STEP, task_id=self.request.id)
-    result = rt.run(run_step(rt.db, job_id, rt.settings.JOB_CHUNK_SIZE))
+    with JOB_STEP_DURATION.labels("celery").time():
+        result = rt.run(run_step(rt.db, job_id, rt.settings.JOB_CHUNK_SIZE))
+    sample_process("worker")
     if result.more:
         step.apply_async((job_id,))
 
@@ -104,7 +108,7 @@ def step(self: JobTask, job_id: int) -> None:
 def recover() -> int:
     """Queue jobs that are queued or whose runner fell silent."""
     rt = runtime()
-    jobs = rt.run(stale_jobs(rt.db))
+    jobs = rt.run(stale_jobs(rt.db, rt.settings.JOB_HEARTBEAT_STALE))
     for job_id in jobs:
         step.apply_async((job_id,))
     return len(jobs)
@@ -122,6 +126,11 @@ def warm_cache() -> None:
     rt = runtime()
     assert isinstance(rt.db.cache, Cache)
     rt.run(warm(rt.db, rt.db.cache, rt.settings.CACHE_WARM_COMPANIES))
+
+
+@worker_process_shutdown.connect
+def _process_shutdown(**_: Any) -> None:
+    process_exited()
 
 
 class CeleryQueue:

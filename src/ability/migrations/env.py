@@ -40,6 +40,11 @@ async def _run_async(url: str) -> None:
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()
+        if connection.dialect.name == "sqlite":
+            # WAL is kept in the file. Set once here, it spares the first
+            # connections of the app the switch, which needs an exclusive lock
+            # and fails with "database is locked" when two of them race.
+            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     await engine.dispose()
 
 

@@ -4,13 +4,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Response
 
+from ability.admin.service import route_figures
 from ability.auth.dependencies import ReporterUser, target_company
 from ability.cache import scopes
 from ability.dependencies import AppCache, ReadSession
 from ability.errors import ForbiddenError, UnprocessableError, error_responses
 from ability.kit.responses import json_bytes
 from ability.kit.schemas import IdQuery
-from ability.report.schemas import ApplicationStats, WorkflowAnalyticsList
+from ability.report.schemas import (
+    ApplicationStats,
+    RoutePerformance,
+    WorkflowAnalyticsList,
+)
 from ability.report.service import report_service
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -83,3 +88,13 @@ async def workflow_analytics(
     body = await cache.get_or_load_json(scope, "analytics", load)
     assert body is not None  # a report always has a body
     return json_bytes(body)
+
+
+@router.get(
+    "/performance",
+    response_model=list[RoutePerformance],
+    responses=error_responses(ForbiddenError),
+)
+async def performance(principal: ReporterUser) -> list[RoutePerformance]:
+    """Latency percentiles and error rate per route template, all processes."""
+    return route_figures()

@@ -39,3 +39,14 @@ class WorkflowAnalytics(ResponseModel):
 
 class WorkflowAnalyticsList(ResponseModel):
     items: list[WorkflowAnalytics]
+
+
+class RoutePerformance(ResponseModel):
+    route: str
+    method: str
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    error_rate: float

@@ -6,7 +6,8 @@ Revises: 0001
 PostgreSQL only. The report counts, the analytics and a job's item counts
 become index-only scans: each index below gains the columns those queries read
 as INCLUDE columns, keeping its key and its name. Search gets one GIN index
-over (company, words), so a search reads one company's posting lists only.
+over (company, words): one index scan matches both, where two bitmaps (all
+companies' matches, and every row of the company) were ANDed before.
 
 Every index is built CONCURRENTLY under a temporary name and then swapped in,
 so writes go on while a large table is indexed; each step may be run again

@@ -1,0 +1,202 @@
+"""Prometheus metrics, correct across processes.
+
+When ``PROMETHEUS_MULTIPROC_DIR`` is set (``ability serve`` and
+``ability worker`` set it), every process writes its values to files there
+and ``/metrics`` adds them up, so several uvicorn workers and Celery workers
+read as one service. Labels are low-cardinality: route templates, never raw
+paths, tenants or users.
+
+HTTP
+- ``ability_http_requests_total{method,route,status}`` — status class, 2xx…
+- ``ability_http_request_duration_seconds{method,route}`` — histogram
+- ``ability_http_requests_in_flight``
+Cache
+- ``ability_cache_lookups_total{level,result}`` — l1/l2, hit/miss
+- ``ability_cache_evictions_total{level}``
+- ``ability_cache_invalidations_total{direction}`` — sent/received
+- ``ability_cache_entries{level}`` — L1 entries (sum over processes)
+Database
+- ``ability_db_pool_connections{state}`` — size/checked_out/overflow
+- ``ability_db_pool_wait_seconds`` — histogram of waits for a connection
+- ``ability_db_slow_queries_total{statement}`` and
+  ``ability_db_slow_query_seconds_total{statement}`` — per fingerprint
+Jobs
+- ``ability_jobs_queue_depth`` — jobs waiting in in-process runners
+- ``ability_job_step_duration_seconds{runner}`` — histogram
+- ``ability_job_items_total{outcome}`` — succeeded/failed
+- ``ability_jobs_finished_total{status}``
+Process (one series per process)
+- ``ability_process_resident_memory_bytes{kind}``
+- ``ability_process_open_fds{kind}``
+- ``ability_process_gc_collections{kind,generation}``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import psutil
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+HTTP_REQUESTS = Counter(
+    "ability_http_requests_total",
+    "HTTP requests answered.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "ability_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "ability_http_requests_in_flight",
+    "HTTP requests being answered.",
+    multiprocess_mode="livesum",
+)
+CACHE_LOOKUPS = Counter(
+    "ability_cache_lookups_total", "Cache lookups.", ["level", "result"]
+)
+CACHE_EVICTIONS = Counter(
+    "ability_cache_evictions_total", "Entries evicted for room.", ["level"]
+)
+CACHE_INVALIDATIONS = Counter(
+    "ability_cache_invalidations_total",
+    "Invalidation messages sent to or received from other processes.",
+    ["direction"],
+)
+CACHE_ENTRIES = Gauge(
+    "ability_cache_entries",
+    "Entries held.",
+    ["level"],
+    multiprocess_mode="livesum",
+)
+DB_POOL = Gauge(
+    "ability_db_pool_connections",
+    "Connection pool state.",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+DB_POOL_WAIT = Histogram(
+    "ability_db_pool_wait_seconds",
+    "Time spent waiting for a pooled connection.",
+    buckets=LATENCY_BUCKETS,
+)
+DB_SLOW_QUERIES = Counter(
+    "ability_db_slow_queries_total",
+    "Statements slower than ABILITY_SLOW_QUERY_MS.",
+    ["statement"],
+)
+DB_SLOW_QUERY_SECONDS = Counter(
+    "ability_db_slow_query_seconds_total",
+    "Time spent in slow statements.",
+    ["statement"],
+)
+JOBS_QUEUE_DEPTH = Gauge(
+    "ability_jobs_queue_depth",
+    "Jobs waiting for a turn in in-process runners.",
+    multiprocess_mode="livesum",
+)
+JOB_STEP_DURATION = Histogram(
+    "ability_job_step_duration_seconds",
+    "Time to run one chunk of a job.",
+    ["runner"],
+    buckets=LATENCY_BUCKETS,
+)
+JOB_ITEMS = Counter("ability_job_items_total", "Job items done.", ["outcome"])
+JOBS_FINISHED = Counter("ability_jobs_finished_total", "Jobs ended.", ["status"])
+PROCESS_RSS = Gauge(
+    "ability_process_resident_memory_bytes",
+    "Resident memory of each process.",
+    ["kind"],
+    multiprocess_mode="liveall",
+)
+PROCESS_FDS = Gauge(
+    "ability_process_open_fds",
+    "Open file descriptors of each process.",
+    ["kind"],
+    multiprocess_mode="liveall",
+)
+PROCESS_GC = Gauge(
+    "ability_process_gc_collections",
+    "Garbage collections run, per generation.",
+    ["kind", "generation"],
+    multiprocess_mode="liveall",
+)
+
+_process = psutil.Process(os.getpid())
+
+
+def sample_process(kind: str) -> None:
+    """Record this process's memory, descriptors and GC counts."""
+    global _process
+    if _process.pid != os.getpid():  # forked since import
+        _process = psutil.Process(os.getpid())
+    PROCESS_RSS.labels(kind).set(_process.memory_info().rss)
+    PROCESS_FDS.labels(kind).set(_process.num_fds())
+    for generation, stats in enumerate(gc.get_stats()):
+        PROCESS_GC.labels(kind, str(generation)).set(stats["collections"])
+
+
+def registry() -> CollectorRegistry:
+    """All processes' metrics in multiprocess mode, else this process's."""
+    if MULTIPROCESS_ENV not in os.environ:
+        return REGISTRY
+    collected = CollectorRegistry()
+    MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
+    return collected
+
+
+def render() -> bytes:
+    return generate_latest(registry())
+
+
+def collect() -> Iterable[Metric]:
+    return registry().collect()
+
+
+def prepare_multiprocess_dir(kind: str) -> Path:
+    """Give this service instance (``ability serve`` or ``worker``) a clean
+    directory for its processes' metric files, before any process forks."""
+    configured = os.environ.get(MULTIPROCESS_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix=f"ability-{kind}-metrics-"))
+        os.environ[MULTIPROCESS_ENV] = str(directory)
+    return directory
+
+
+def process_exited() -> None:
+    """Drop this process's live gauges (call when a process shuts down)."""
+    if MULTIPROCESS_ENV in os.environ:
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+async def sample_forever(kind: str, interval: float = 5.0) -> None:
+    while True:
+        sample_process(kind)
+        await asyncio.sleep(interval)
