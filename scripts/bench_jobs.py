@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -35,11 +36,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.factories import Tenant, create_tenant, create_workflow  # noqa: E402
+from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
+
 from ability.config import Settings  # noqa: E402
 from ability.db import Database  # noqa: E402
 from ability.migrations import upgrade  # noqa: E402
-from tests.factories import Tenant, create_tenant, create_workflow  # noqa: E402
-from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
 
 console = Console(width=120)
 ABILITY = Path(sys.executable).parent / "ability"
@@ -104,6 +106,10 @@ def api_server(env: dict[str, str], work: Path) -> Iterator[str]:
         stop(process)
 
 
+def _says_ready(log: Path) -> bool:
+    return b" ready." in log.read_bytes()
+
+
 @contextmanager
 def workers(env: dict[str, str], work: Path, count: int) -> Iterator[None]:
     """``count`` ``ability worker`` processes, ready to take tasks."""
@@ -122,7 +128,7 @@ def workers(env: dict[str, str], work: Path, count: int) -> Iterator[None]:
                     )
                 )
         for log in logs:
-            wait_for(lambda log=log: b" ready." in log.read_bytes(), 60, "worker")
+            wait_for(partial(_says_ready, log), 60, "ability worker")
         yield
     finally:
         for process in processes:

@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ability import metrics
+from ability import memory, metrics
 from ability.config import Settings
 from ability.db import Database
 from ability.logging import configure_logging
@@ -104,6 +104,7 @@ def serve(
     upgrade(settings.DATABASE_URL)
     _export_for_workers(settings, workers)
     metrics.prepare_multiprocess_dir("api")
+    memory.apply_limit(settings.MEMORY_LIMIT_MB)
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
     if settings.is_sqlite and settings.SEED_DEMO:
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)
@@ -226,6 +227,7 @@ def worker(
         schedule = Path(tempfile.gettempdir()) / f"ability-beat-{os.getpid()}"
         argv += ["--beat", f"--schedule={schedule}"]
     metrics.prepare_multiprocess_dir("worker")
+    memory.apply_limit(settings.MEMORY_LIMIT_MB)
     if metrics_port:
         from prometheus_client import start_http_server
 

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     # Operations
     METRICS_TOKEN: SecretStr | None = None
+    MEMORY_LIMIT_MB: int | None = Field(default=None, ge=64)
     WORKERS: int = Field(default=1, ge=1, le=64)  # API processes (set by serve)
     ENV: Literal["development", "production", "test"] = "development"
     LOG_LEVEL: str = "INFO"

@@ -8,12 +8,16 @@ also kept in a bounded in-process store for ``/admin/errors``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
@@ -21,32 +25,71 @@ _LEVELS = {"warning": 30, "error": 40, "critical": 50}
 
 
 class RecentProblems:
-    """The latest warnings and errors, bounded in count."""
+    """The latest warnings and errors, bounded in count.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (one directory per service
+    instance), each process also appends its problems to a file there, so
+    any process can list those of all; each file is trimmed to the capacity.
+    """
 
     def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
         self._items: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self._written = 0
+
+    @staticmethod
+    def _directory() -> Path | None:
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        return Path(shared) if shared else None
 
     def add(self, event: EventDict) -> None:
-        self._items.append(
-            {
-                "at": datetime.now(UTC).isoformat(),
-                "level": event.get("level", "warning"),
-                "event": event.get("event"),
-                "request_id": event.get("request_id"),
-                "company_id": event.get("company_id"),
-                "detail": {
-                    k: _plain(v)
-                    for k, v in event.items()
-                    if k not in ("event", "level", "timestamp", "exc_info")
-                },
-            }
-        )
+        item = self._item(event)
+        self._items.append(item)
+        directory = self._directory()
+        if directory is None:
+            return
+        path = directory / f"problems-{os.getpid()}.jsonl"
+        self._written += 1
+        if self._written > 2 * self.capacity:  # rewrite with the newest only
+            path.write_bytes(b"".join(orjson.dumps(i) + b"\n" for i in self._items))
+            self._written = len(self._items)
+            return
+        with path.open("ab") as out:
+            out.write(orjson.dumps(item) + b"\n")
+
+    def _all(self) -> list[dict[str, Any]]:
+        directory = self._directory()
+        if directory is None:
+            return list(self._items)
+        items: list[dict[str, Any]] = []
+        for path in directory.glob("problems-*.jsonl"):
+            with contextlib.suppress(OSError):
+                lines = path.read_bytes().splitlines()[-self.capacity :]
+                items.extend(orjson.loads(line) for line in lines if line)
+        items.sort(key=lambda item: str(item["at"]))
+        return items
+
+    @staticmethod
+    def _item(event: EventDict) -> dict[str, Any]:
+        return {
+            "at": datetime.now(UTC).isoformat(),
+            "level": event.get("level", "warning"),
+            "event": event.get("event"),
+            "request_id": event.get("request_id"),
+            "company_id": event.get("company_id"),
+            "detail": {
+                k: _plain(v)
+                for k, v in event.items()
+                if k not in ("event", "level", "timestamp", "exc_info")
+            },
+        }
 
     def list(self, *, min_level: str, limit: int) -> list[dict[str, Any]]:
+        """Newest first, at ``min_level`` or above, over all processes."""
         floor = _LEVELS[min_level]
         matches = [
             item
-            for item in reversed(self._items)
+            for item in reversed(self._all())
             if _LEVELS.get(item["level"], 0) >= floor
         ]
         return matches[:limit]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from ability import __version__, metrics
+from ability import __version__, memory, metrics
 from ability.admin.endpoints import metrics_router
 from ability.admin.endpoints import router as admin_router
 from ability.application.endpoints import router as application_router
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warm(db, cache, settings.CACHE_WARM_COMPANIES), name="cache-warm"
         )
         sampling = asyncio.create_task(metrics.sample_forever("api"))
+        memory.freeze_startup_objects()
         log.info("app.started", database=db.dialect, version=__version__)
         try:
             yield

@@ -182,8 +182,9 @@ def prepare_multiprocess_dir(kind: str) -> Path:
     if configured:
         directory = Path(configured)
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):
-            stale.unlink()
+        for pattern in ("*.db", "problems-*.jsonl"):
+            for stale in directory.glob(pattern):
+                stale.unlink()
     else:
         directory = Path(tempfile.mkdtemp(prefix=f"ability-{kind}-metrics-"))
         os.environ[MULTIPROCESS_ENV] = str(directory)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from ability.config import Settings
 from ability.db import Database
@@ -35,9 +36,10 @@ from tests.job._batches import (
     submit_batch,
     wait_for_job,
     wait_for_progress,
+    wait_until,
 )
 from tests.job._faults import applications_locked, fail_waiting_step
-from tests.servers import PostgresServer, redis_server
+from tests.servers import PostgresServer, RedisServer, redis_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -99,6 +101,7 @@ class Stack:
     settings: Settings
     http: httpx.Client
     workers: Workers
+    broker: RedisServer
 
     def tenant(self) -> tuple[Tenant, int]:
         """A new company with one user per role, and a two-step workflow."""
@@ -112,6 +115,15 @@ class Stack:
                 await db.dispose()
 
         return asyncio.run(create())
+
+    def unacknowledged(self) -> int:
+        """Tasks delivered to workers and not acknowledged yet (kombu keeps
+        them in its ``unacked`` hash until they return to the queue)."""
+        client = redis.Redis(host="127.0.0.1", port=self.broker.port)
+        try:
+            return int(client.hlen("unacked"))
+        finally:
+            client.close()
 
     def ledger(self, job_id: int, ids: list[int]) -> Ledger:
         async def read() -> Ledger:
@@ -148,7 +160,7 @@ def stack(
         try:
             workers.start()  # boots while the server does
             with running_server(work, env) as server, server.client() as http:
-                yield Stack(settings, http, workers)
+                yield Stack(settings, http, workers, broker)
         finally:
             workers.stop_all()
 
@@ -168,15 +180,17 @@ class TestBatchOnWorkers:
         ids = create_applications(stack.http, tenant, workflow_id, 500)
         killed = stack.workers.current
         job_id = submit_batch(stack.http, tenant, ids)
-        # Well into the batch: the worker has taken several messages by then.
         midway = wait_for_progress(stack.http, tenant, job_id, TIMEOUT, at_least=200)
+        wait_until(lambda: stack.unacknowledged() or None, TIMEOUT, "a task in hand")
 
         os.kill(killed.process.pid, signal.SIGKILL)
         killed.process.wait(timeout=10)
+        orphaned = stack.unacknowledged()
         stack.workers.start()
         job = wait_for_job(stack.http, tenant, job_id, TIMEOUT)
 
         assert 0 < midway["processed"] < len(ids)
+        assert orphaned == 1  # the step it was running, to be delivered again
         assert_applied_once(job, stack.ledger(job_id, ids), ids)
 
     def test_a_step_whose_connection_drops_is_retried(self, stack: Stack) -> None:
