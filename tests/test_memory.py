@@ -23,7 +23,7 @@ def run(limit: str, size: int) -> str:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return result.stdout.strip().splitlines()[-1]  # after any log line
 
 
 class TestApplyLimit:
