@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     WORKER_MAX_TASKS_PER_CHILD: int = Field(default=1000, ge=1)
 
     # Operations
+    METRICS_ENABLED: bool = True  # off only to measure what metrics cost
     METRICS_TOKEN: SecretStr | None = None
     MEMORY_LIMIT_MB: int | None = Field(default=None, ge=64)
     WORKERS: int = Field(default=1, ge=1, le=64)  # API processes (set by serve)

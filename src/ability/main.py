@@ -182,5 +182,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _overloaded)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MIN_BYTES)
-    app.add_middleware(RequestMiddleware, max_body=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body=settings.MAX_BODY_BYTES,
+        record_metrics=settings.METRICS_ENABLED,
+    )
     return app

@@ -57,9 +57,10 @@ def route_of(scope: Scope) -> str:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, record_metrics: bool) -> None:
         self.app = app
         self.max_body = max_body
+        self.record_metrics = record_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,19 +83,21 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
-        HTTP_IN_FLIGHT.inc()
+        if self.record_metrics:
+            HTTP_IN_FLIGHT.inc()
         try:
             replay = await self._guard(scope, receive)
             await self.app(scope, replay, send_with_id)
         except _RejectError as reject:
             await self._reject(send_with_id, reject)
         finally:
-            HTTP_IN_FLIGHT.dec()
             seconds = time.perf_counter() - started
             route = route_of(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, f"{status // 100}xx").inc()
-            HTTP_DURATION.labels(method, route).observe(seconds)
+            if self.record_metrics:
+                HTTP_IN_FLIGHT.dec()
+                method = scope["method"]
+                HTTP_REQUESTS.labels(method, route, f"{status // 100}xx").inc()
+                HTTP_DURATION.labels(method, route).observe(seconds)
             log.info(
                 "http.request",
                 method=scope["method"],

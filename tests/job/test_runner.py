@@ -9,7 +9,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,7 +84,7 @@ def captured_events() -> Iterator[Events]:
         logging.getLogger().removeHandler(handler)
 
 
-def _read_job(settings: Settings, job_id: int) -> Job:
+def read_job(settings: Settings, job_id: int) -> Job:
     """The job as the database has it, with no runner around."""
 
     async def read() -> Job:
@@ -99,14 +99,13 @@ def _read_job(settings: Settings, job_id: int) -> Job:
 
 
 @contextmanager
-def _sqlite_write_locked(settings: Settings) -> Iterator[None]:
-    """Hold SQLite's write lock from another connection."""
+def sqlite_write_locked(settings: Settings) -> Iterator[Callable[[], None]]:
+    """Hold SQLite's write lock from another connection; yields its release."""
     assert settings.sqlite_path is not None
     connection = sqlite3.connect(settings.sqlite_path, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
-        yield
-        connection.execute("ROLLBACK")
+        yield connection.close  # closing rolls back
     finally:
         connection.close()
 
@@ -132,7 +131,7 @@ class TestRecovery:
             ids = create_applications(first.client, tenant, first.workflow(tenant), 500)
             job_id = submit_batch(first.client, tenant, ids)
             wait_for_progress(first.client, tenant, job_id, TIMEOUT)
-        left = _read_job(settings, job_id)
+        left = read_job(settings, job_id)
         time.sleep(STALE.total_seconds())  # the heartbeat goes stale
 
         with running_app(settings) as second:
@@ -173,17 +172,18 @@ class TestTransientFailure:
             job_id = submit_batch(first.client, tenant, ids)
         time.sleep(STALE.total_seconds())  # left to the next runner's recovery
 
-        # A runner that starts while another connection holds the write lock.
-        app = create_app(settings)
-        with captured_events() as events, TestClient(app) as client:
-            with _sqlite_write_locked(settings):
+        # The next runner starts while another connection holds the write lock.
+        with sqlite_write_locked(settings) as release:
+            app = create_app(settings)
+            with captured_events() as events, TestClient(app) as client:
                 wait_until(
                     lambda: events.named("job.step.retrying") or None,
                     TIMEOUT,
                     "a retry",
                 )
-            job = wait_for_job(client, tenant, job_id, TIMEOUT)
-            book = Api(client, settings).run(ledger, app.state.db, job_id, ids)
+                release()
+                job = wait_for_job(client, tenant, job_id, TIMEOUT)
+                book = Api(client, settings).run(ledger, app.state.db, job_id, ids)
 
         assert_applied_once(job, book, ids)
         assert {r["job_id"] for r in events.named("job.step.retrying")} == {job_id}
