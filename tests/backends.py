@@ -58,10 +58,20 @@ def redis_server_(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
         yield server
 
 
+async def _connect(server: PostgresServer) -> asyncpg.Connection:
+    # The port opens while PostgreSQL is still starting up: retry a while.
+    for _ in range(100):
+        try:
+            return await asyncpg.connect(
+                host="127.0.0.1", port=server.port, user="postgres", database="postgres"
+            )
+        except asyncpg.CannotConnectNowError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("PostgreSQL did not accept connections within 10 s")
+
+
 async def _execute(server: PostgresServer, statement: str) -> None:
-    connection = await asyncpg.connect(
-        host="127.0.0.1", port=server.port, user="postgres", database="postgres"
-    )
+    connection = await _connect(server)
     try:
         await connection.execute(statement)
     finally:

@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from tests._live import running_server, server_environment
+from tests.backends import flushed_redis, fresh_postgres_database
+from tests.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -598,9 +600,26 @@ def _check_isolated_batch(story: Story, pending: int) -> None:
     )
 
 
-def test_a_company_runs_its_approvals_end_to_end(tmp_path: Path) -> None:
+def _storage(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> dict[str, str]:
+    """The story's database (and cache) for ``backend``."""
+    if backend == "sqlite":
+        return {"ABILITY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'story.db'}"}
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    redis: RedisServer = request.getfixturevalue("redis_server_")
+    return {
+        "ABILITY_DATABASE_URL": fresh_postgres_database(postgres),
+        "ABILITY_REDIS_URL": flushed_redis(redis),
+        "ABILITY_JOB_RUNNER": "inprocess",
+    }
+
+
+def test_a_company_runs_its_approvals_end_to_end(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
     env = server_environment(
-        ABILITY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'story.db'}",
+        **_storage(request, backend, tmp_path),
         ABILITY_ADMIN_EMAIL=ADMIN_EMAIL,
         ABILITY_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )

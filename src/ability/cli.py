@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import structlog
 import typer
@@ -24,11 +24,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ability import memory, metrics
+from ability import memory, metrics_dir
 from ability.config import Settings
-from ability.db import Database
 from ability.logging import configure_logging
 from ability.migrations import upgrade
+
+if TYPE_CHECKING:
+    # Imported where used: they load the metrics, which must come after the
+    # metrics directory is chosen (see ``ability.metrics_dir``).
+    from ability.db import Database
 
 app = typer.Typer(
     help="Ability: multi-tenant approval workflows.", no_args_is_help=True
@@ -50,6 +54,8 @@ def _settings() -> Settings:
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    from ability.db import Database
+
     async def run() -> T:
         db = Database.from_settings(settings)
         try:
@@ -98,13 +104,13 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 1,
 ) -> None:
     """Run the API: migrates, seeds the demo on first start, then serves."""
-    from ability.seed.demo import DEMO_PASSWORD, DEMO_USERS
-
     settings = _settings()
     upgrade(settings.DATABASE_URL)
     _export_for_workers(settings, workers)
-    metrics.prepare_multiprocess_dir("api")
+    metrics_dir.prepare("api")
     memory.apply_limit(settings.MEMORY_LIMIT_MB)
+    from ability.seed.demo import DEMO_PASSWORD, DEMO_USERS  # loads the metrics
+
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
     if settings.is_sqlite and settings.SEED_DEMO:
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)
@@ -226,10 +232,12 @@ def worker(
     if beat:
         schedule = Path(tempfile.gettempdir()) / f"ability-beat-{os.getpid()}"
         argv += ["--beat", f"--schedule={schedule}"]
-    metrics.prepare_multiprocess_dir("worker")
+    metrics_dir.prepare("worker")
     memory.apply_limit(settings.MEMORY_LIMIT_MB)
     if metrics_port:
         from prometheus_client import start_http_server
+
+        from ability import metrics
 
         start_http_server(metrics_port, metrics_host, registry=metrics.registry())
     configure(settings).worker_main(argv)

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     ADMIN_PASSWORD: SecretStr | None = None
     ADMIN_COMPANY: str = "Platform"
 
-    # Request limits
+    # Request limits (RATE_LIMIT_PER_MINUTE: per user; 0 turns it off)
+    RATE_LIMIT_PER_MINUTE: int = Field(default=0, ge=0)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
     GZIP_MIN_BYTES: int = Field(default=1000, ge=0)
 

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -101,11 +101,20 @@ class MeasuredPool(AsyncAdaptedQueuePool):
             DB_POOL_WAIT.observe(time.perf_counter() - started)
 
 
-def _watch_pool(engine: AsyncEngine) -> None:
+def _watch_pool(engine: AsyncEngine) -> Callable[[], None]:
+    """Publish the engine's pool state; returns what takes it back out."""
     pool = engine.pool
-    if not isinstance(pool, QueuePool):
-        return
     last = {"size": 0, "checked_out": 0, "overflow": 0}
+
+    def forget() -> None:
+        # A disposed engine holds nothing; in multiprocess mode its process
+        # (the serve supervisor, say) may outlive it and still be counted.
+        for state, value in last.items():
+            DB_POOL.labels(state).dec(value)
+        last.update(dict.fromkeys(last, 0))
+
+    if not isinstance(pool, QueuePool):
+        return forget
 
     def publish(*_: Any) -> None:
         # Gauges are shared by this process's engines: move them by deltas.
@@ -121,6 +130,7 @@ def _watch_pool(engine: AsyncEngine) -> None:
     publish()
     for name in ("checkout", "checkin", "connect", "close"):
         sa.event.listen(engine.sync_engine.pool, name, publish)
+    return forget
 
 
 def _log_slow_statements(engine: AsyncEngine, threshold_ms: float) -> None:
@@ -208,14 +218,16 @@ class Database:
     reader: AsyncEngine
     writer: AsyncEngine
     cache: Invalidator | None = None
+    _unwatch: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         reader, writer = _create_engines(settings)
+        unwatch = []
         for engine in {reader, writer}:
-            _watch_pool(engine)
+            unwatch.append(_watch_pool(engine))
             _log_slow_statements(engine, settings.SLOW_QUERY_MS)
-        return cls(reader=reader, writer=writer)
+        return cls(reader=reader, writer=writer, _unwatch=unwatch)
 
     def __post_init__(self) -> None:
         self._read = async_sessionmaker(self.reader, expire_on_commit=False)
@@ -250,6 +262,8 @@ class Database:
         await self.reader.dispose()
         if self.writer is not self.reader:
             await self.writer.dispose()
+        for unwatch in self._unwatch:
+            unwatch()
 
 
 async def analyze(db: Database) -> None:

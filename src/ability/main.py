@@ -28,6 +28,7 @@ from ability.admin.endpoints import router as admin_router
 from ability.application.endpoints import router as application_router
 from ability.application.warmup import warm
 from ability.auth.endpoints import router as auth_router
+from ability.auth.ratelimit import RateLimiter
 from ability.cache.service import Cache
 from ability.company.endpoints import router as company_router
 from ability.config import Settings
@@ -133,6 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = _job_queue(db, settings)
         app.state.db = db
         app.state.cache = cache
+        app.state.rate_limiter = RateLimiter(
+            settings.RATE_LIMIT_PER_MINUTE, cache.client
+        )
         app.state.jobs = runner
         await cache.start()
         await runner.start()

@@ -1,10 +1,10 @@
 """Prometheus metrics, correct across processes.
 
 When ``PROMETHEUS_MULTIPROC_DIR`` is set (``ability serve`` and
-``ability worker`` set it), every process writes its values to files there
-and ``/metrics`` adds them up, so several uvicorn workers and Celery workers
-read as one service. Labels are low-cardinality: route templates, never raw
-paths, tenants or users.
+``ability worker`` set it, see ``metrics_dir``), every process writes its
+values to files there and ``/metrics`` adds them up, so several uvicorn
+workers and Celery workers read as one service. Labels are low-cardinality:
+route templates, never raw paths, tenants or users.
 
 HTTP
 - ``ability_http_requests_total{method,route,status}`` — status class, 2xx…
@@ -36,9 +36,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
 import psutil
 from prometheus_client import (
@@ -52,7 +50,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from ability.metrics_dir import MULTIPROCESS_ENV
+
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -173,22 +172,6 @@ def render() -> bytes:
 
 def collect() -> Iterable[Metric]:
     return registry().collect()
-
-
-def prepare_multiprocess_dir(kind: str) -> Path:
-    """Give this service instance (``ability serve`` or ``worker``) a clean
-    directory for its processes' metric files, before any process forks."""
-    configured = os.environ.get(MULTIPROCESS_ENV)
-    if configured:
-        directory = Path(configured)
-        directory.mkdir(parents=True, exist_ok=True)
-        for pattern in ("*.db", "problems-*.jsonl"):
-            for stale in directory.glob(pattern):
-                stale.unlink()
-    else:
-        directory = Path(tempfile.mkdtemp(prefix=f"ability-{kind}-metrics-"))
-        os.environ[MULTIPROCESS_ENV] = str(directory)
-    return directory
 
 
 def process_exited() -> None:

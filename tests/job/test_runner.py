@@ -170,6 +170,7 @@ class TestTransientFailure:
             tenant = first.tenant()
             ids = create_applications(first.client, tenant, first.workflow(tenant), 500)
             job_id = submit_batch(first.client, tenant, ids)
+        assert read_job(settings, job_id).status in ("queued", "running")
         time.sleep(STALE.total_seconds())  # left to the next runner's recovery
 
         # The next runner starts while another connection holds the write lock.

@@ -27,6 +27,7 @@ async def get_principal(
     structlog.contextvars.bind_contextvars(
         company_id=principal.company_id, user_id=principal.user_id
     )
+    await request.app.state.rate_limiter.check(principal.user_id)
     request.state.principal = principal
     return principal
 
