@@ -93,6 +93,7 @@ class HistoryEntry(ResponseModel):
     comment: str | None
     actor_id: int
     actor_role: str | None
+    on_behalf_of_id: int | None
     workflow_version: int
     at: datetime
 

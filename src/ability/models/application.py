@@ -121,6 +121,8 @@ class ApplicationEvent(Base):
     action: Mapped[str] = mapped_column(sa.String(16))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     actor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # The user the actor stood in for, under a delegation; None otherwise.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # The role the actor acted in (``admin`` when an admin stood in).
     actor_role: Mapped[str | None] = mapped_column(sa.String(32))
     job_id: Mapped[int | None] = mapped_column(sa.BigInteger)
