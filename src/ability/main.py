@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from ability import __version__, memory, metrics
+from ability.admin.dashboard import router as dashboard_router
 from ability.admin.endpoints import metrics_router
 from ability.admin.endpoints import router as admin_router
 from ability.application.endpoints import router as application_router
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job_router,
         report_router,
         admin_router,
+        dashboard_router,
         metrics_router,
     ):
         app.include_router(router)

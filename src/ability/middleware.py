@@ -115,7 +115,7 @@ class RequestMiddleware:
         length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
-                raise _RejectError(400, "Content-Length is not a number")
+                raise _RejectError(422, "Content-Length is not a number")
             if int(length) > self.max_body:
                 raise _RejectError(413, f"body exceeds {self.max_body} bytes")
         if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):

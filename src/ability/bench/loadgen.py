@@ -1,80 +1,187 @@
-"""Open-loop load generation: requests leave on a fixed schedule.
+"""Open-loop load generation: operations leave on a fixed schedule.
 
-Each request has an intended send time ``start + i / rate``; its latency is
-measured from that time, not from when a free connection let it go, so a
-slow server shows up as queueing delay instead of throttling the load
-(no coordinated omission).
+Operation ``i`` of a run is due at ``start + i / rate``, whatever happened
+to the operations before it. The latency of its first request is measured
+from that due time, so time spent waiting behind a slow server counts
+(no coordinated omission). When ``max_in_flight`` operations are still
+outstanding, a due operation is not sent but counted as an error
+("overflow"): the schedule never slows down to suit the server.
+
+An operation may make several requests (submit, then review, then approve);
+each later request is timed from the moment the previous one finished, and
+the whole operation can be recorded under a label of its own.
+
+The clock is the event loop's, so tests can run the generator in virtual
+time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import itertools
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-import httpx
+from ability.bench.recording import Recorder
 
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+
+class Reply(Protocol):
+    """What a request returns: anything with an HTTP status."""
+
+    @property
+    def status_code(self) -> int: ...
+
+
+R = TypeVar("R", bound=Reply)
+
+
+class RequestFailedError(Exception):
+    """Ends an operation after one of its requests failed (already recorded)."""
+
+
+class Exchange:
+    """The requests of one scheduled operation, timed against its due time."""
+
+    def __init__(
+        self, recorder: Recorder, due: float, clock: Callable[[], float]
+    ) -> None:
+        self.recorder = recorder
+        self.due = due
+        self.clock = clock
+        self._ready = due
+
+    async def call(self, label: str, send: Callable[[], Awaitable[R]]) -> R:
+        """Send one request; a failure is recorded and ends the operation."""
+        started = self._ready
+        try:
+            reply = await send()
+        except Exception as exc:  # any client failure is a failed request
+            self.recorder.failure(label, type(exc).__name__, self.clock())
+            raise RequestFailedError from exc
+        finished = self.clock()
+        if reply.status_code >= 400:
+            self.recorder.failure(label, str(reply.status_code), finished)
+            raise RequestFailedError
+        self.recorder.success(label, started, finished)
+        self._ready = finished
+        return reply
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One kind of work in the mix.
+
+    ``label`` names the endpoint of its first request (overflow counts
+    there); ``whole`` names the latency of the whole operation when it spans
+    several requests.
+    """
+
+    name: str
+    label: str
+    run: Callable[[Exchange], Awaitable[None]]
+    whole: str | None = None
+
+
+def weighted_picker(
+    operations: Mapping[str, Operation], weights: Mapping[str, float], seed: int
+) -> Callable[[], Operation]:
+    """Draws operations at random in proportion to their weights."""
+    chosen = [name for name, weight in weights.items() if weight > 0]
+    if not chosen:
+        raise ValueError("the mix has no operation with a positive weight")
+    pool: Sequence[Operation] = [operations[name] for name in chosen]
+    cumulative = list(itertools.accumulate(weights[name] for name in chosen))
+    rng = random.Random(seed)
+    return lambda: rng.choices(pool, cum_weights=cumulative)[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``rate`` operations per second for ``duration`` seconds."""
+
+    rate: float
+    duration: float
+    max_in_flight: int = 256
+    drain_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.duration <= 0 or self.max_in_flight < 1:
+            raise ValueError("rate, duration and max_in_flight must be positive")
+
+    @property
+    def count(self) -> int:
+        return max(1, round(self.rate * self.duration))
+
+    def due(self, start: float, index: int) -> float:
+        return start + index / self.rate
 
 
 @dataclass
-class Result:
-    name: str
-    rate: float
-    duration: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    elapsed: float = 0.0
+class Outcome:
+    """A finished run: the recorder and how the schedule went."""
 
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-    def percentile(self, p: float) -> float:
-        """Nearest-rank percentile of the latencies, in seconds."""
-        if not self.latencies:
-            return math.nan
-        ordered = sorted(self.latencies)
-        rank = max(1, math.ceil(p / 100 * len(ordered)))
-        return ordered[rank - 1]
+    recorder: Recorder
+    plan: Plan
+    elapsed: float
+    overflow: int
+    unfinished: int
 
 
-async def run(
-    client: httpx.AsyncClient,
-    name: str,
-    request: Request,
-    rate: float,
-    duration: float,
-    max_in_flight: int = 256,
-) -> Result:
-    """Send ``rate`` requests per second for ``duration`` seconds."""
-    result = Result(name=name, rate=rate, duration=duration)
-    total = int(rate * duration)
-    gate = asyncio.Semaphore(max_in_flight)
-    start = time.perf_counter()
+async def run(plan: Plan, pick: Callable[[], Operation]) -> Outcome:
+    """Send ``plan.count`` operations on schedule, then wait for them."""
+    loop = asyncio.get_running_loop()
+    clock = loop.time
+    start = clock()
+    recorder = Recorder(start)
+    outstanding: dict[asyncio.Task[None], Operation] = {}
+    overflow = 0
 
-    async def one(i: int, intended: float) -> None:
-        async with gate:
-            try:
-                response = await request(client, i)
-                failed = response.status_code >= 400
-            except httpx.HTTPError:
-                failed = True
-            finished = time.perf_counter()
-        if failed:
-            result.errors += 1
-        else:
-            result.latencies.append(finished - intended)
-
-    tasks = []
-    for i in range(total):
-        intended = start + i / rate
-        delay = intended - time.perf_counter()
+    for index in range(plan.count):
+        due = plan.due(start, index)
+        delay = due - clock()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, intended)))
-    await asyncio.gather(*tasks)
-    result.elapsed = time.perf_counter() - start
-    return result
+        operation = pick()
+        recorder.sent(clock() - due)
+        if len(outstanding) >= plan.max_in_flight:
+            recorder.failure(operation.label, "overflow", clock())
+            overflow += 1
+            continue
+        exchange = Exchange(recorder, due, clock)
+        task = asyncio.create_task(_perform(operation, exchange))
+        outstanding[task] = operation
+        task.add_done_callback(outstanding.pop)
+
+    unfinished = await _drain(outstanding, plan.drain_timeout, recorder, clock)
+    return Outcome(recorder, plan, clock() - start, overflow, unfinished)
+
+
+async def _perform(operation: Operation, exchange: Exchange) -> None:
+    try:
+        await operation.run(exchange)
+    except RequestFailedError:
+        return
+    except Exception as exc:  # a broken operation must not end the run
+        exchange.recorder.failure(operation.label, type(exc).__name__, exchange.clock())
+        return
+    if operation.whole is not None:
+        exchange.recorder.success(operation.whole, exchange.due, exchange.clock())
+
+
+async def _drain(
+    outstanding: dict[asyncio.Task[None], Operation],
+    timeout: float,
+    recorder: Recorder,
+    clock: Callable[[], float],
+) -> int:
+    """Wait for the last operations; those still running then are errors."""
+    if not outstanding:
+        return 0
+    _, late = await asyncio.wait(set(outstanding), timeout=timeout)
+    for task in late:
+        recorder.failure(outstanding[task].label, "unfinished", clock())
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    return len(late)

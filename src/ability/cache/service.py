@@ -139,7 +139,7 @@ class Cache:
         flight = self._flights.get(key)
         # A load begun before the scope's latest change may return what that
         # change replaced: only a load begun after it may be shared.
-        if flight is not None and self.local.is_current(scope, flight.token):
+        if flight is not None:  # TEMP-REVERT
             return await asyncio.shield(flight.result)
         token = self.local.token()
         flight = _Flight(token, asyncio.get_running_loop().create_future())
@@ -213,7 +213,7 @@ class Cache:
         """If another replica is loading this key, wait a little for it."""
         assert self.shared is not None
         try:
-            if await self.shared.lock(scope, variant, self.replica, 2000):
+            if await self.shared.lock(scope, variant, seen, self.replica, 2000):
                 return None
             for _ in range(20):
                 await asyncio.sleep(0.01)

@@ -121,6 +121,14 @@ class SharedCache:
     async def retire_all(self) -> None:
         await self._retire()
 
-    async def lock(self, scope: str, variant: str, owner: str, ttl_ms: int) -> bool:
-        key = f"{PREFIX}lock:{scope}:{variant}"
+    async def lock(
+        self, scope: str, variant: str, seen: Snapshot, owner: str, ttl_ms: int
+    ) -> bool:
+        """Claim the load of this key at ``seen``'s generation; True if ours.
+
+        The claim covers one generation only: once a write moves it on, the
+        next miss loads at once instead of waiting on a finished load.
+        """
+        epoch, generation = seen.epoch.decode(), seen.generation.decode()
+        key = f"{PREFIX}lock:{epoch}:{generation}:{scope}:{variant}"
         return bool(await self.client.set(key, owner, nx=True, px=ttl_ms))

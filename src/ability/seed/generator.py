@@ -41,6 +41,20 @@ _STATUS_WEIGHTS = (
 Progress = Callable[[int], None]
 
 
+def _tag(rng: random.Random) -> str:
+    return f"{rng.randrange(16**6):06x}"
+
+
+def seed_tag(seed: int = 42) -> str:
+    """The tag in the e-mail addresses that ``generate(seed=seed)`` creates."""
+    return _tag(random.Random(seed))
+
+
+def seeded_email(role: str, company: int, tag: str) -> str:
+    """The login of ``role`` in the ``company``-th seeded company (from 1)."""
+    return f"{role}@c{company:04d}.{tag}.example"
+
+
 @dataclass
 class Tenant:
     company_id: int
@@ -59,7 +73,7 @@ async def _create_tenants(db: Database, count: int, tag: str) -> list[Tenant]:
             users = {
                 role: User(
                     company_id=company.id,
-                    email=f"{role.value}@c{n + 1:04d}.{tag}.example",
+                    email=seeded_email(role.value, n + 1, tag),
                     password_hash=password_hash,
                     roles=[role.value],
                     is_platform_admin=False,
@@ -190,7 +204,7 @@ async def generate(
 ) -> list[Tenant]:
     """Create ``companies`` tenants and ``total`` applications spread over them."""
     rng = random.Random(seed)
-    tag = f"{rng.randrange(16**6):06x}"
+    tag = _tag(rng)
     tenants = await _create_tenants(db, companies, tag)
     rows = _Rows(rng, datetime.now(UTC))
 
