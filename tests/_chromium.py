@@ -95,9 +95,9 @@ class Page:
 
     def open(self, url: str) -> None:
         """Navigate and wait for the load event."""
+        seen = len(self.events)
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + CALL_TIMEOUT
-        seen = len(self.events)
         while time.monotonic() < deadline:
             if any(
                 e.get("method") == "Page.loadEventFired" for e in self.events[seen:]
@@ -108,7 +108,9 @@ class Page:
 
     def screenshot(self, path: Path) -> bytes:
         """Capture the whole page as PNG into ``path``; its bytes."""
-        result = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        result = self.call(
+            "Page.captureScreenshot", format="png", captureBeyondViewport=True
+        )
         png = base64.b64decode(result["data"])
         path.write_bytes(png)
         return png
@@ -154,15 +156,14 @@ class Browser:
         """A new tab (its own session storage), closed at exit."""
         with self._http() as http:
             target = http.put("/json/new?about:blank").raise_for_status().json()
-        with connect(target["webSocketDebuggerUrl"], max_size=None) as connection:
-            page = Page(target["id"], connection)
-            for domain in ("Page", "Runtime", "Log"):
-                page.call(f"{domain}.enable")
             try:
-                yield page
+                with connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
+                    page = Page(target["id"], ws)
+                    for domain in ("Page", "Runtime", "Log"):
+                        page.call(f"{domain}.enable")
+                    yield page
             finally:
-                with self._http() as http:
-                    http.get(f"/json/close/{target['id']}")
+                http.get(f"/json/close/{target['id']}")
 
 
 def _devtools_port(profile: Path, process: subprocess.Popen[bytes]) -> int:

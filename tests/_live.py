@@ -82,10 +82,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(cwd: Path, env: dict[str, str]) -> Iterator[Server]:
-    """``ability serve`` on a free loopback port, stopped by its pid at exit."""
+def running_server(
+    cwd: Path, env: dict[str, str], workers: int = 1
+) -> Iterator[Server]:
+    """``ability serve`` on a free loopback port, stopped by its pid at exit
+    (uvicorn then stops its worker processes)."""
     port = _free_port()
     command = [str(ABILITY), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     with (
         (cwd / "server.stdout").open("wb") as stdout,
         (cwd / "server.stderr").open("wb") as stderr,

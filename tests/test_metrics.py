@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from ability import metrics_dir
+from ability.config import Settings
+from ability.db import Database
 from tests.conftest import Api
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -81,3 +90,45 @@ class TestMetrics:
         assert "ability_process_resident_memory_bytes" in names
         assert "ability_process_open_fds" in names
         assert "ability_process_gc_collections" in names
+
+
+def pool_size() -> float:
+    found = REGISTRY.get_sample_value("ability_db_pool_connections", {"state": "size"})
+    return found or 0.0
+
+
+class TestMultiprocessSetup:
+    def test_the_cli_loads_no_metrics_before_it_chooses_their_directory(
+        self,
+    ) -> None:
+        # prometheus_client picks file-backed values only if the directory is
+        # known when it is first imported: ``serve`` and ``worker`` set it.
+        code = "import sys, ability.cli; print('prometheus_client' in sys.modules)"
+
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+
+        assert result.stdout.strip() == "False"
+
+    def test_choosing_the_directory_after_loading_the_metrics_is_refused(
+        self,
+    ) -> None:
+        with pytest.raises(RuntimeError, match="before its directory"):
+            metrics_dir.prepare("api")
+
+    def test_a_disposed_database_takes_its_pool_back_out(
+        self, sqlite_settings: Settings
+    ) -> None:
+        before = pool_size()
+
+        db = Database.from_settings(sqlite_settings)
+        during = pool_size()
+        asyncio.run(db.dispose())
+
+        assert during > before
+        assert pool_size() == before

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 
 from ability import memory, metrics_dir
+from ability.bench.cli import bench_app
 from ability.config import Settings
 from ability.logging import configure_logging
 from ability.migrations import upgrade
@@ -41,6 +42,7 @@ admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 log = structlog.get_logger()

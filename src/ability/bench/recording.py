@@ -34,8 +34,13 @@ def nearest_rank(values: list[float], percentile: float) -> float:
     if not values:
         return math.nan
     ordered = sorted(values)
-    rank = max(1, math.ceil(percentile / 100 * len(ordered)))
-    return ordered[rank - 1]
+    return ordered[rank_of(percentile, len(ordered)) - 1]
+
+
+def rank_of(percentile: float, count: int) -> int:
+    """The 1-based nearest rank of ``percentile`` among ``count`` values."""
+    # Rounded first: 99.9 / 100 * 20_000 is 19_980.000000000004 in floats.
+    return min(count, max(1, math.ceil(round(percentile / 100 * count, 6))))
 
 
 @dataclass

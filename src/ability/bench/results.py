@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from ability.bench.loadgen import Outcome
-from ability.bench.recording import EndpointRecord
+from ability.bench.recording import EndpointRecord, rank_of
 
 BARE = "GET /health/live"
 FORMAT_VERSION = 1
@@ -177,8 +177,7 @@ def _series(record: EndpointRecord) -> list[SeriesPoint]:
 def _pick_ms(ordered: list[float], quantile: float) -> float | None:
     if not ordered:
         return None
-    rank = max(1, math.ceil(quantile * len(ordered)))
-    return _ms(ordered[rank - 1])
+    return _ms(ordered[rank_of(100 * quantile, len(ordered)) - 1])
 
 
 def summarize(outcome: Outcome) -> RunResult:

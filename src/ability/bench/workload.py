@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -23,20 +22,10 @@ import httpx
 from ability.bench.loadgen import Exchange, Operation
 from ability.bench.results import BARE
 from ability.seed import vocabulary
-from ability.seed.generator import SEED_PASSWORD, seed_tag, seeded_email
+from ability.seed.logins import SEED_PASSWORD, seed_tag, seeded_email
 
 ROLES = ("admin", "reviewer", "approver", "reporter", "member")
 FLOW_ROLES = ["reviewer", "approver"]
-DEFAULT_MIX: Mapping[str, float] = {
-    "list": 3,
-    "get": 2,
-    "search": 2,
-    "submit": 1,  # create, review by a reviewer, approval by an approver
-    "batch": 1,  # an admin batch-approves a few open applications
-    "report": 0.5,
-    "admin": 0.25,
-    "bare": 1,
-}
 BATCH_SIZE = 5
 KNOWN_IDS = 500  # application ids remembered per company for reads
 _LIST_QUERIES: tuple[dict[str, str | int], ...] = (
@@ -57,24 +46,6 @@ _SEARCH_WORDS = tuple(
 
 class SetupError(Exception):
     """The target cannot be benchmarked (no logins, no workflows...)."""
-
-
-def parse_mix(text: str) -> dict[str, float]:
-    """``"list=3,get=2"`` → weights; unknown names or bad numbers raise."""
-    mix: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, weight = part.partition("=")
-        if name not in DEFAULT_MIX:
-            raise ValueError(f"unknown operation {name!r}; known: {list(DEFAULT_MIX)}")
-        try:
-            mix[name] = float(weight)
-        except ValueError:
-            raise ValueError(f"weight of {name!r} is not a number") from None
-        if mix[name] < 0:
-            raise ValueError(f"weight of {name!r} is negative")
-    if not any(mix.values()):
-        raise ValueError("the mix needs at least one positive weight")
-    return mix
 
 
 @dataclass(frozen=True)
@@ -215,9 +186,7 @@ class Workload:
                 self.submit,
                 whole="submit → review → approve",
             ),
-            "batch": Operation(
-                "batch", "POST /applications/batch/process", self.batch
-            ),
+            "batch": Operation("batch", "POST /applications/batch/process", self.batch),
             "report": Operation(
                 "report", "GET /reports/applications/stats", self.report
             ),
@@ -288,7 +257,7 @@ class Workload:
         for role in FLOW_ROLES:
             await exchange.call(
                 "POST /applications/{id}/progress",
-                    partial(
+                partial(
                     self.client.post,
                     path,
                     json={"action": "approve"},

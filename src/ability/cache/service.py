@@ -139,7 +139,7 @@ class Cache:
         flight = self._flights.get(key)
         # A load begun before the scope's latest change may return what that
         # change replaced: only a load begun after it may be shared.
-        if flight is not None:  # TEMP-REVERT
+        if flight is not None and self.local.is_current(scope, flight.token):
             return await asyncio.shield(flight.result)
         token = self.local.token()
         flight = _Flight(token, asyncio.get_running_loop().create_future())

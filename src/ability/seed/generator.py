@@ -21,8 +21,9 @@ from ability.kit.bulk import copy_rows, reserve_ids
 from ability.models import Company, User, Workflow, WorkflowStep
 from ability.models.application import Status
 from ability.seed import vocabulary as words
+from ability.seed.logins import DEFAULT_SEED, draw_tag, seeded_email
+from ability.seed.logins import SEED_PASSWORD as SEED_PASSWORD  # re-exported
 
-SEED_PASSWORD = "seed-password"
 _ROLES = (Role.ADMIN, Role.REVIEWER, Role.APPROVER, Role.REPORTER, Role.MEMBER)
 _WORKFLOWS = (
     ("Purchase request", "purchase", (Role.REVIEWER, Role.APPROVER)),
@@ -39,20 +40,6 @@ _STATUS_WEIGHTS = (
 )
 
 Progress = Callable[[int], None]
-
-
-def _tag(rng: random.Random) -> str:
-    return f"{rng.randrange(16**6):06x}"
-
-
-def seed_tag(seed: int = 42) -> str:
-    """The tag in the e-mail addresses that ``generate(seed=seed)`` creates."""
-    return _tag(random.Random(seed))
-
-
-def seeded_email(role: str, company: int, tag: str) -> str:
-    """The login of ``role`` in the ``company``-th seeded company (from 1)."""
-    return f"{role}@c{company:04d}.{tag}.example"
 
 
 @dataclass
@@ -200,11 +187,11 @@ async def generate(
     total: int,
     progress: Progress | None = None,
     chunk_size: int = 5000,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
 ) -> list[Tenant]:
     """Create ``companies`` tenants and ``total`` applications spread over them."""
     rng = random.Random(seed)
-    tag = _tag(rng)
+    tag = draw_tag(rng)
     tenants = await _create_tenants(db, companies, tag)
     rows = _Rows(rng, datetime.now(UTC))
 
