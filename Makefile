@@ -20,8 +20,8 @@ run: install
 	$(BIN)/ability serve
 
 lint: install
-	$(BIN)/ruff format --check src tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests load_tests
+	$(BIN)/ruff check src tests load_tests
 
 typecheck: install
 	$(BIN)/mypy
@@ -30,11 +30,11 @@ test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: install
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests load_tests
+	$(BIN)/ruff check --fix src tests load_tests
 
 bench: install
-	$(BIN)/python scripts/bench_endpoints.py
+	$(BIN)/ability bench $(BENCH_ARGS)
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock

@@ -74,7 +74,8 @@ class TestSvg:
     def test_an_empty_chart_still_renders(self) -> None:
         svg = line_chart("empty", [Series("none", [])], "x", "y", log_y=True)
 
-        assert svg.startswith("<svg") and svg.endswith("</svg>")
+        assert svg.startswith("<svg")
+        assert svg.endswith("</svg>")
 
 
 class TestTerminal:

@@ -69,11 +69,13 @@ def test_locust_runs_the_user_story_without_failures(tmp_path: Path) -> None:
     asyncio.run(_seed(url, companies=2, applications=300))
     env = server_environment(ABILITY_DATABASE_URL=url, ABILITY_SEED_DEMO="false")
 
+    command = [str(LOCUST), "-f", str(ROOT / "load_tests" / "locustfile.py")]
+    command += ["--headless", "-u", "4", "-r", "4", "-t", "6s", "--only-summary"]
+    command += ["--csv", str(tmp_path / "locust")]
+
     with running_server(tmp_path, env) as server:
         done = subprocess.run(
-            [str(LOCUST), "-f", str(ROOT / "load_tests" / "locustfile.py")]
-            + ["--headless", "--host", server.base_url, "-u", "4", "-r", "4"]
-            + ["-t", "6s", "--only-summary", "--csv", str(tmp_path / "locust")],
+            [*command, "--host", server.base_url],
             cwd=tmp_path,
             env={**env, "ABILITY_LOAD_COMPANIES": "2"},
             capture_output=True,

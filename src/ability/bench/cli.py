@@ -83,7 +83,7 @@ def bench(
     ] = 20,
     tenants: Annotated[
         int, typer.Option(min=1, max=1_000, help="Companies whose users take part.")
-    ] = 50,
+    ] = 10,
     rate: Annotated[
         float, typer.Option(min=0.1, max=20_000, help="Operations per second.")
     ] = 40.0,

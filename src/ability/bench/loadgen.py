@@ -172,14 +172,14 @@ async def _perform(operation: Operation, exchange: Exchange) -> None:
 
 async def _drain(
     outstanding: dict[asyncio.Task[None], Operation],
-    timeout: float,
+    patience: float,
     recorder: Recorder,
     clock: Callable[[], float],
 ) -> int:
     """Wait for the last operations; those still running then are errors."""
     if not outstanding:
         return 0
-    _, late = await asyncio.wait(set(outstanding), timeout=timeout)
+    _, late = await asyncio.wait(set(outstanding), timeout=patience)
     for task in late:
         recorder.failure(outstanding[task].label, "unfinished", clock())
         task.cancel()

@@ -241,7 +241,9 @@ class Cache:
             receivers = int(await self.client.publish(CHANNEL, message))
             self.counters["invalidations_sent"] += 1
             CACHE_INVALIDATIONS.labels("sent").inc()
-            await self._await_acks(nonce, receivers - int(self._subscribed))
+            # Every subscriber acknowledges, this process included: no
+            # guessing whether our own subscription is still alive.
+            await self._await_acks(nonce, receivers)
         except _REDIS_ERRORS:
             # Other replicas cannot hear of this change: they drop their L1
             # when they notice Redis is gone, and L2 is retired on recovery.
@@ -286,7 +288,7 @@ class Cache:
                     delay = 0.1
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            await self._on_message(message["data"])
+                            await self._handle(message["data"])
             except _REDIS_ERRORS:
                 if self._subscribed:
                     log.warning("cache.subscription.lost")
@@ -308,17 +310,26 @@ class Cache:
         self._down_until = 0.0
         log.info("cache.subscription.ready", replica=self.replica)
 
+    async def _handle(self, data: bytes) -> None:
+        try:
+            await self._on_message(data)
+        except _REDIS_ERRORS:
+            raise  # the connection is gone: resubscribe
+        except Exception:
+            # A message we cannot read may have named keys we hold.
+            log.exception("cache.message.unreadable")
+            self.local.clear()
+
     async def _on_message(self, data: bytes) -> None:
         message: dict[str, Any] = orjson.loads(data)
         if message.get("clear"):
             self.local.clear()
             return
-        if message.get("o") == self.replica:
-            return
-        for scope in message.get("s", []):
-            self.local.invalidate(scope)
-        self.counters["invalidations_received"] += 1
-        CACHE_INVALIDATIONS.labels("received").inc()
+        if message.get("o") != self.replica:  # ours were applied when sent
+            for scope in message.get("s", []):
+                self.local.invalidate(scope)
+            self.counters["invalidations_received"] += 1
+            CACHE_INVALIDATIONS.labels("received").inc()
         assert self.client is not None
         key = f"{PREFIX}ack:{message['n']}"
         async with self.client.pipeline(transaction=False) as pipe:
