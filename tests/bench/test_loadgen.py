@@ -38,14 +38,16 @@ def single(send: Callable[[], Awaitable[Reply]], log: list[float]) -> Operation:
     """An operation of one request that notes when it was sent."""
 
     async def run(exchange: Exchange) -> None:
-        log.append(asyncio.get_running_loop().time() - exchange.due)
+        log.append(exchange.clock() - exchange.due)
         await exchange.call("GET /x", send)
 
     return Operation("x", "GET /x", run)
 
 
 async def run_plan(plan: Plan, operation: Operation) -> loadgen.Outcome:
-    return await loadgen.run(plan, lambda: operation)
+    """Run on the event loop's clock: virtual under ``run_virtual``."""
+    clock = asyncio.get_running_loop().time
+    return await loadgen.run(plan, lambda: operation, clock)
 
 
 def stall_between(
@@ -99,7 +101,7 @@ class TestSchedule:
         lags: list[float] = []
         operation = single(fake_server(lambda _: 0.001), lags)
 
-        outcome = asyncio.run(run_plan(Plan(rate=200, duration=0.5), operation))
+        outcome = asyncio.run(loadgen.run(Plan(200, 0.5), lambda: operation))
 
         assert len(lags) == 100
         assert outcome.recorder.endpoints["GET /x"].ok == 100
@@ -149,7 +151,7 @@ class TestCoordinatedOmission:
             start = asyncio.get_running_loop().time()
             stall = stall_between(start + 0.5, start + 1.5)
             operation = single(fake_server(stall), [])
-            return await run_plan(Plan(rate=100, duration=2), operation)
+            return await loadgen.run(Plan(rate=100, duration=2), lambda: operation)
 
         outcome = asyncio.run(stalled_run())
 

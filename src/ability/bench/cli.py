@@ -7,7 +7,6 @@ imported inside the commands.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,7 +85,7 @@ def bench(
     ] = 10,
     rate: Annotated[
         float, typer.Option(min=0.1, max=20_000, help="Operations per second.")
-    ] = 40.0,
+    ] = 50.0,
     duration: Annotated[
         float, typer.Option(min=1, max=3_600, help="Seconds measured per rate.")
     ] = 30.0,
@@ -125,7 +124,7 @@ def bench(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ability.bench.runner import Schedule, measure, require_loopback
+    from ability.bench.runner import Schedule, measure, require_loopback, run_loop
     from ability.bench.runner import report as build_report
     from ability.bench.server import ServerError
     from ability.bench.workload import Logins, SetupError
@@ -169,7 +168,7 @@ def bench(
     try:
         if target is not None:
             logins = Logins(tag or seed_tag(), password or SEED_PASSWORD)
-            runs = asyncio.run(
+            runs = run_loop(
                 measure(target, logins, min(companies, tenants), schedule, notify)
             )
         else:
@@ -177,7 +176,7 @@ def bench(
             with _embedded_server(companies, applications, workers) as server:
                 config["database"] = server.database
                 notify(f"serving on {server.base_url}")
-                runs = asyncio.run(
+                runs = run_loop(
                     measure(
                         server.base_url,
                         server.logins,

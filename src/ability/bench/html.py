@@ -112,15 +112,16 @@ def _sweep_chart(bench: BenchReport) -> str:
     runs = sorted(bench.runs, key=lambda r: r.rate)
     labels = [label for label in (*READS, *WRITES, BARE) if bench.main.endpoint(label)]
     lines = []
-    for label in labels:
-        for key, name in (("p50_ms", "p50"), ("p99_ms", "p99")):
+    for colour, label in enumerate(labels):
+        for key, name in (("p99_ms", "p99"), ("p50_ms", "p50")):
             points = []
             for run in runs:
                 endpoint = run.endpoint(label)
                 value = endpoint.metric(key) if endpoint else None
                 if value is not None:
                     points.append((run.rate, value))
-            lines.append(Series(f"{label} {name}", points))
+            series = Series(f"{label} {name}", points, colour, dashed=name == "p50")
+            lines.append(series)
     done = Series(
         "completed/s",
         [(r.rate, sum(e.throughput for e in r.endpoints)) for r in runs],
@@ -134,6 +135,15 @@ def _sweep_chart(bench: BenchReport) -> str:
         height=460,
     ) + line_chart(
         "Completed against offered rate", [done], "operations/s offered", "per second"
+    )
+
+
+def _lag_warning(run: RunResult) -> str:
+    if not run.generator_fell_behind:
+        return ""
+    return (
+        " <b>The load generator fell behind its schedule</b>: the figures still"
+        " count from the due times but include its own delay."
     )
 
 
@@ -166,7 +176,7 @@ delay counts. The bare route <code>{BARE}</code> is interleaved in the same
 mix; ratios compare each endpoint with it in this run.</p>
 <p class="note">Sent {run.sent:,} operations; overflow {run.overflow}, unfinished
 {run.unfinished}; schedule lag p99 {run.lag_p99_ms:,.2f} ms,
-max {run.lag_max_ms:,.2f} ms.</p>
+max {run.lag_max_ms:,.2f} ms.{_lag_warning(run)}</p>
 <h2>SLAs</h2>{_sla_list(run)}
 <h2>Endpoints (latency in ms)</h2>{_endpoint_table(run)}
 {_percentile_chart(run)}

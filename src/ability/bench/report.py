@@ -85,6 +85,11 @@ def print_report(console: Console, bench: BenchReport) -> None:
         f"{run.unfinished}; schedule lag p99 {_ms(run.lag_p99_ms)} ms, "
         f"max {_ms(run.lag_max_ms)} ms; bare route interleaved in the mix"
     )
+    if run.generator_fell_behind:
+        console.print(
+            "[yellow]The load generator fell behind its schedule: the figures "
+            "still count from the due times but include its own delay.[/yellow]"
+        )
     for line in sla_lines(run):
         console.print(line)
     if len(bench.runs) > 1:

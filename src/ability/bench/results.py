@@ -14,6 +14,9 @@ from ability.bench.recording import EndpointRecord, rank_of
 
 BARE = "GET /health/live"
 FORMAT_VERSION = 1
+# Beyond this the generator itself could not keep the schedule: the figures
+# still count from the due times, but include the generator's own delay.
+LAG_WARNING_MS = 50.0
 
 
 @dataclass
@@ -92,6 +95,10 @@ class RunResult:
     @property
     def passed(self) -> bool:
         return all(result.passed for result in self.sla)
+
+    @property
+    def generator_fell_behind(self) -> bool:
+        return self.lag_p99_ms > LAG_WARNING_MS
 
     def ratio(self, endpoint: EndpointResult, metric: str) -> float | None:
         """``metric`` of ``endpoint`` over the bare route's in this run."""

@@ -11,9 +11,10 @@ import asyncio
 import ipaddress
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,12 +45,17 @@ class Schedule:
         if self.sweep_steps <= 1:
             return [self.rate]
         return [
-            round(self.rate * self.sweep_factor**step, 2)
+            _round_rate(self.rate * self.sweep_factor**step)
             for step in range(self.sweep_steps)
         ]
 
 
+def _round_rate(rate: float) -> float:
+    return float(round(rate)) if rate >= 10 else round(rate, 1)
+
+
 Notify = Callable[[str], None]
+T = TypeVar("T")
 
 
 def require_loopback(url: str) -> str:
@@ -138,6 +144,16 @@ async def _one_rate(
     verdict = "meets" if run.passed else "misses"
     notify(f"{rate:g}/s: {run.errors} errors; {verdict} the SLAs")
     return run
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed (a faster generator)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def best_rate(runs: list[RunResult]) -> float | None:

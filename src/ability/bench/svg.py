@@ -30,6 +30,12 @@ FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 class Series:
     name: str
     points: Sequence[tuple[float, float]]
+    colour: int | None = None  # index into PALETTE; by position when None
+    dashed: bool = False
+
+    def stroke(self, position: int) -> str:
+        index = position if self.colour is None else self.colour
+        return PALETTE[index % len(PALETTE)]
 
 
 def _fmt(value: float) -> str:
@@ -103,10 +109,10 @@ def _frame(width: int, height: int, title: str) -> list[str]:
     ]
 
 
-def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
+def _legend(entries: Sequence[tuple[str, str]], x: float, y: float) -> list[str]:
+    """Colour swatches and names, one per line."""
     parts = []
-    for n, name in enumerate(names):
-        colour = PALETTE[n % len(PALETTE)]
+    for n, (name, colour) in enumerate(entries):
         top = y + 16 * n
         parts.append(
             f'<rect x="{x}" y="{top}" width="10" height="10" fill="{colour}"/>'
@@ -142,18 +148,21 @@ def line_chart(
         f'transform="rotate(-90 12 {(top + bottom) / 2})">{escape(y_label)}</text>'
     )
     for n, one in enumerate(series):
-        colour = PALETTE[n % len(PALETTE)]
+        colour = one.stroke(n)
         points = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in one.points)
+        dash = ' stroke-dasharray="5 3"' if one.dashed else ""
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{colour}" '
-            f'stroke-width="1.6"/>'
+            f'stroke-width="1.6"{dash}/>'
         )
         if len(one.points) <= 30:
             parts += [
                 f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}"/>'
                 for x, y in one.points
             ]
-    parts += _legend([s.name for s in series], right + 20, top)
+    parts += _legend(
+        [(s.name, s.stroke(n)) for n, s in enumerate(series)], right + 20, top
+    )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -196,7 +205,7 @@ def bar_chart(
     group_height = bar_height * len(bars) + gap
     left, right, top = 250, width - 40, 30
     bottom = top + group_height * max(1, len(groups))
-    height = bottom + 40 + 16 * len(bars)
+    height = bottom + 50 + 16 * len(bars)
     known = [v for row in values for v in row if v is not None and v > 0]
     scale = Scale(min(known, default=1.0), max(known, default=10.0), left, right, True)
     parts = _frame(width, height, title)
@@ -228,6 +237,10 @@ def bar_chart(
         f'<text x="{(left + right) / 2}" y="{bottom + 30}" '
         f'text-anchor="middle">{escape(unit)} (log scale)</text>'
     )
-    parts += _legend(list(bars), left, bottom + 40)
+    parts += _legend(
+        [(bar, PALETTE[n % len(PALETTE)]) for n, bar in enumerate(bars)],
+        left,
+        bottom + 40,
+    )
     parts.append("</svg>")
     return "\n".join(parts)

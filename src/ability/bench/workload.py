@@ -173,7 +173,6 @@ class Workload:
         self.client = client
         self.tenants = tenants
         self.rng = random.Random(seed)
-        self.jobs: list[str] = []
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -274,13 +273,12 @@ class Workload:
         if not ids:
             ids = await self._bulk_create(exchange, tenant)
         body = {"application_ids": ids, "action": "approve"}
-        accepted = await exchange.call(
+        await exchange.call(
             "POST /applications/batch/process",
             lambda: self.client.post(
                 "/applications/batch/process", json=body, headers=admin
             ),
         )
-        self.jobs.append(accepted.json()["job_id"])
 
     async def _bulk_create(self, exchange: Exchange, tenant: Tenant) -> list[int]:
         items = [
