@@ -78,11 +78,14 @@ class JobRepository:
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def unfinished(self, stale_before: datetime) -> list[int]:
-        """Queued jobs and running ones whose runner stopped beating."""
+    async def unfinished(
+        self, stale_before: datetime, queued_before: datetime
+    ) -> list[int]:
+        """Jobs queued before ``queued_before`` (their message may be lost)
+        and running ones whose runner stopped beating before ``stale_before``."""
         statement = sa.select(Job.id).where(
             sa.or_(
-                Job.status == JobStatus.QUEUED,
+                sa.and_(Job.status == JobStatus.QUEUED, Job.created_at < queued_before),
                 sa.and_(
                     Job.status == JobStatus.RUNNING,
                     sa.or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),

@@ -52,11 +52,17 @@ def backoff(attempt: int, base: float, cap: float = 30.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-async def stale_jobs(db: Database, stale_after: timedelta) -> list[int]:
-    """Jobs that should be running but are not: queued, or silent too long."""
+async def stale_jobs(
+    db: Database, stale_after: timedelta, *, all_queued: bool = False
+) -> list[int]:
+    """Jobs that should be running but are not: queued for a while (or at
+    all, with ``all_queued``), or running under a runner gone silent."""
     async with db.session(write=False) as session:
-        stale_before = utcnow() - stale_after
-        return await JobRepository(session, None).unfinished(stale_before)
+        now = utcnow()
+        queued_before = now if all_queued else now - stale_after
+        return await JobRepository(session, None).unfinished(
+            now - stale_after, queued_before
+        )
 
 
 class InProcessRunner:
@@ -97,10 +103,15 @@ class InProcessRunner:
 
     async def _recover_forever(self) -> None:
         stale_after = self.settings.JOB_HEARTBEAT_STALE
+        # At start every queued job is ours to run: this process (or the one
+        # it replaces) was the only runner that had them.
+        all_queued = True
         while True:
             try:
-                for job_id in await stale_jobs(self.db, stale_after):
+                jobs = await stale_jobs(self.db, stale_after, all_queued=all_queued)
+                for job_id in jobs:
                     await self.enqueue(job_id)
+                all_queued = False
             except TRANSIENT:
                 log.warning("job.recovery.failed", exc_info=True)
             await asyncio.sleep(RECOVERY_INTERVAL)
@@ -124,6 +135,7 @@ class InProcessRunner:
 
     async def _turn(self, job_id: int) -> None:
         """One chunk of one job; then the job queues again if not done."""
+        structlog.contextvars.clear_contextvars()  # no context from the last job
         JOBS_QUEUE_DEPTH.set(self._queue.qsize())
         try:
             with JOB_STEP_DURATION.labels("inprocess").time():
