@@ -183,6 +183,8 @@ class TestExchange:
         assert endpoints["first"].max_s == pytest.approx(0.2)
         assert endpoints["second"].max_s == pytest.approx(0.3)
         assert endpoints["both"].max_s == pytest.approx(0.5)
+        assert endpoints["both"].whole
+        assert not endpoints["first"].whole
 
     def test_an_error_status_ends_the_operation(self) -> None:
         calls: list[str] = []

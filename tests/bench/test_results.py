@@ -39,6 +39,15 @@ class TestSummarize:
         assert [p.t for p in figures.series["GET /a"]] == list(range(10))
 
 
+class TestRequestsPerSecond:
+    def test_a_whole_operation_is_not_counted_again(self) -> None:
+        figures = run()
+        figures.endpoints.append(endpoint("submit → review → approve", 30, 90))
+        figures.endpoints[-1].whole = True
+
+        assert figures.requests_per_second == pytest.approx(4 * 100.0)
+
+
 class TestRatio:
     def test_without_a_bare_route_there_is_no_ratio(self) -> None:
         figures = run()

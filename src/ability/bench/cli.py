@@ -8,7 +8,7 @@ imported inside the commands.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,8 @@ from ability.bench.mix import DEFAULT_MIX, mix_text, parse_mix
 from ability.logging import configure_logging
 
 if TYPE_CHECKING:
+    from ability.bench.results import BenchReport, RunResult
+    from ability.bench.runner import Schedule
     from ability.bench.server import Embedded
 
 bench_app = typer.Typer(
@@ -124,11 +126,7 @@ def bench(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ability.bench.runner import Schedule, measure, require_loopback, run_loop
-    from ability.bench.runner import report as build_report
-    from ability.bench.server import ServerError
-    from ability.bench.workload import Logins, SetupError
-    from ability.seed.logins import SEED_PASSWORD, seed_tag
+    from ability.bench.runner import Schedule, require_loopback
 
     configure_logging("WARNING", "console")
     try:
@@ -148,7 +146,7 @@ def bench(
     )
     config = {
         "target": target or "own server",
-        "applications": f"{applications:,}" if target is None else "as seeded",
+        "applications": f"{applications:,}" if target is None else "the server's",
         "companies": str(companies),
         "tenants": str(min(companies, tenants)),
         "rate": f"{rate:g}",
@@ -160,34 +158,75 @@ def bench(
         "sweep": "yes" if sweep else "no",
     }
     started = datetime.now(UTC)
+    if target is not None:
+        runs = _against(target, schedule, min(companies, tenants), tag, password)
+    else:
+        config["workers"] = str(workers)
+        dataset = (companies, applications, min(companies, tenants))
+        runs = _against_own_server(schedule, dataset, workers, config)
+    bench_report = _write(runs, config, started, out)
+    if check_sla and not bench_report.main.passed:
+        raise typer.Exit(1)
+
+
+def _notifier() -> Callable[[str], None]:
     clock = time.monotonic()
 
     def notify(text: str) -> None:
         err.print(f"[dim]{time.monotonic() - clock:6.1f} s  {text}[/dim]")
 
+    return notify
+
+
+def _against(
+    target: str,
+    schedule: Schedule,
+    tenants: int,
+    tag: str | None,
+    password: str | None,
+) -> list[RunResult]:
+    """Benchmark a running server seeded by ``ability seed``."""
+    from ability.bench.runner import measure, run_loop
+    from ability.bench.workload import Logins, SetupError
+    from ability.seed.logins import SEED_PASSWORD, seed_tag
+
+    logins = Logins(tag or seed_tag(), password or SEED_PASSWORD)
     try:
-        if target is not None:
-            logins = Logins(tag or seed_tag(), password or SEED_PASSWORD)
-            runs = run_loop(
-                measure(target, logins, min(companies, tenants), schedule, notify)
-            )
-        else:
-            config["workers"] = str(workers)
-            with _embedded_server(companies, applications, workers) as server:
-                config["database"] = server.database
-                notify(f"serving on {server.base_url}")
-                runs = run_loop(
-                    measure(
-                        server.base_url,
-                        server.logins,
-                        min(companies, tenants),
-                        schedule,
-                        notify,
-                    )
-                )
+        return run_loop(measure(target, logins, tenants, schedule, _notifier()))
+    except SetupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _against_own_server(
+    schedule: Schedule,
+    dataset: tuple[int, int, int],
+    workers: int,
+    config: dict[str, str],
+) -> list[RunResult]:
+    """Seed ``(companies, applications)``, serve, benchmark ``tenants``."""
+    from ability.bench.runner import measure, run_loop
+    from ability.bench.server import ServerError
+    from ability.bench.workload import SetupError
+
+    companies, applications, tenants = dataset
+    notify = _notifier()
+    try:
+        with _embedded_server(companies, applications, workers) as server:
+            config["database"] = server.database
+            notify(f"serving on {server.base_url}")
+            work = measure(server.base_url, server.logins, tenants, schedule, notify)
+            return run_loop(work)
     except (SetupError, ServerError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+def _write(
+    runs: list[RunResult], config: dict[str, str], started: datetime, out: Path
+) -> BenchReport:
+    """Save the JSON and HTML reports and print the tables."""
+    from ability.bench.runner import report as build_report
 
     bench_report = build_report(runs, config, started)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,8 +235,7 @@ def bench(
     stem.with_suffix(".html").write_text(html.render(bench_report), encoding="utf-8")
     report.print_report(console, bench_report)
     console.print(f"wrote {stem}.json and {stem}.html")
-    if check_sla and not bench_report.main.passed:
-        raise typer.Exit(1)
+    return bench_report
 
 
 @bench_app.command()

@@ -83,10 +83,13 @@ def _percentile_chart(run: RunResult) -> str:
 def _over_time_charts(run: RunResult) -> str:
     latency, throughput = [], []
     totals: dict[int, list[int]] = {}
+    wholes = {e.label for e in run.endpoints if e.whole}
     for label, points in run.series.items():
         line = [(p.t, p.p99_ms) for p in points if p.p99_ms is not None]
         if line:
             latency.append(Series(label, [(t, v) for t, v in line]))
+        if label in wholes:
+            continue  # its requests are counted under their endpoints
         for p in points:
             ok_errors = totals.setdefault(p.t, [0, 0])
             ok_errors[0] += p.ok
@@ -101,7 +104,7 @@ def _over_time_charts(run: RunResult) -> str:
         "ms (log)",
         log_y=True,
     ) + line_chart(
-        "Throughput per second of the run (all endpoints)",
+        "Responses per second of the run (all endpoints)",
         throughput,
         "seconds into the run",
         "responses per second",
@@ -122,10 +125,7 @@ def _sweep_chart(bench: BenchReport) -> str:
                     points.append((run.rate, value))
             series = Series(f"{label} {name}", points, colour, dashed=name == "p50")
             lines.append(series)
-    done = Series(
-        "completed/s",
-        [(r.rate, sum(e.throughput for e in r.endpoints)) for r in runs],
-    )
+    done = Series("requests/s", [(r.rate, r.requests_per_second) for r in runs])
     return line_chart(
         "Latency against offered rate",
         lines,
@@ -134,7 +134,10 @@ def _sweep_chart(bench: BenchReport) -> str:
         log_y=True,
         height=460,
     ) + line_chart(
-        "Completed against offered rate", [done], "operations/s offered", "per second"
+        "Requests completed against offered rate",
+        [done],
+        "operations/s offered",
+        "per second",
     )
 
 

@@ -170,7 +170,8 @@ async def _perform(operation: Operation, exchange: Exchange) -> None:
         exchange.recorder.failure(operation.label, type(exc).__name__, exchange.clock())
         return
     if operation.whole is not None:
-        exchange.recorder.success(operation.whole, exchange.due, exchange.clock())
+        recorder = exchange.recorder
+        recorder.success(operation.whole, exchange.due, exchange.clock(), whole=True)
 
 
 async def _drain(

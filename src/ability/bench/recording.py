@@ -48,6 +48,7 @@ class EndpointRecord:
     """Everything recorded for one endpoint label."""
 
     histogram: HdrHistogram = field(default_factory=new_histogram)
+    whole: bool = False  # a sequence of requests, not one endpoint
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     max_s: float = 0.0
@@ -92,9 +93,13 @@ class Recorder:
     def _second(self, at: float) -> int:
         return max(0, int(at - self.origin))
 
-    def success(self, label: str, started: float, finished: float) -> None:
-        """A request that was due at ``started`` answered well at ``finished``."""
+    def success(
+        self, label: str, started: float, finished: float, whole: bool = False
+    ) -> None:
+        """A request (or with ``whole``, an operation of several) that was due
+        at ``started`` answered well at ``finished``."""
         record = self._record(label)
+        record.whole = whole
         latency = max(0.0, finished - started)
         record.ok += 1
         record.histogram.record_value(to_us(latency))

@@ -76,7 +76,7 @@ def print_report(console: Console, bench: BenchReport) -> None:
     config = bench.config
     title = (
         f"Open-loop at {run.rate:g} operations/s for {run.duration:g} s — "
-        f"{config.get('applications', '?')} applications, "
+        f"{config.get('applications', '?')} applications, users of "
         f"{config.get('tenants', '?')} companies; ms from each request's due time"
     )
     console.print(run_table(run, title))
@@ -100,13 +100,12 @@ def sweep_table(bench: BenchReport) -> Table:
     best = bench.best_rate
     heading = f"best rate meeting the SLAs: {best:g}/s" if best else "no rate met"
     table = Table(title=f"Sweep — {heading}", title_justify="left")
-    for column in ("rate/s", "done/s", "reads p99", "writes p99", "errors", "SLAs"):
+    for column in ("rate/s", "requests/s", "reads p99", "writes p99", "errors", "SLAs"):
         table.add_column(column, justify="right")
     for run in bench.runs:
-        done = sum(e.throughput for e in run.endpoints)
         table.add_row(
             f"{run.rate:g}",
-            f"{done:,.1f}",
+            f"{run.requests_per_second:,.1f}",
             _ms(_worst(run, READS)),
             _ms(_worst(run, WRITES)),
             str(run.errors),

@@ -36,6 +36,7 @@ class EndpointResult:
     max_ms: float | None
     mean_ms: float | None
     histogram: str = ""  # base64 HdrHistogram of microseconds
+    whole: bool = False  # an operation of several requests, not one endpoint
 
     @property
     def error_rate(self) -> float:
@@ -91,6 +92,11 @@ class RunResult:
     @property
     def errors(self) -> int:
         return sum(e.errors for e in self.endpoints)
+
+    @property
+    def requests_per_second(self) -> float:
+        """Completed requests per second (whole operations not counted twice)."""
+        return sum(e.throughput for e in self.endpoints if not e.whole)
 
     @property
     def passed(self) -> bool:
@@ -160,6 +166,7 @@ def summarize_endpoint(
         max_ms=_ms(record.max_s if record.ok else math.nan),
         mean_ms=_ms(mean_s),
         histogram=base64.b64encode(encoded).decode("ascii"),
+        whole=record.whole,
     )
 
 
