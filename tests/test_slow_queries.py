@@ -44,7 +44,9 @@ async def _run_slow(db: Database) -> None:
 
 def _slow_count(api: Api, headers: dict[str, str], statement: str) -> int:
     body = api.client.get("/admin/database/stats", headers=headers).json()
-    counts = {s["statement"]: s["count"] for s in body["slow_statements"]}
+    counts: dict[str, int] = {
+        s["statement"]: s["count"] for s in body["slow_statements"]
+    }
     return counts.get(statement, 0)
 
 

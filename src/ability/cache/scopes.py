@@ -12,5 +12,12 @@ def applications(company_id: int) -> str:
     return f"c{company_id}:apps"
 
 
+def analytics(company_id: int) -> str:
+    """Workflow analytics: a scan of the company's whole history, so it is
+    not recomputed on every write. Application changes reach it within
+    ``CACHE_TTL``; workflow changes at once."""
+    return f"c{company_id}:analytics"
+
+
 def workflow(company_id: int, workflow_id: int) -> str:
     return f"c{company_id}:wf:{workflow_id}"

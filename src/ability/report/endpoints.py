@@ -84,7 +84,7 @@ async def workflow_analytics(
     async def load() -> WorkflowAnalyticsList:
         return await report_service.workflow_analytics(session, company)
 
-    scope = scopes.applications(company)
+    scope = scopes.analytics(company)
     body = await cache.get_or_load_json(scope, "analytics", load)
     assert body is not None  # a report always has a body
     return json_bytes(body)

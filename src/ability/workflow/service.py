@@ -77,7 +77,7 @@ class WorkflowService:
             }
         )
         steps = await repository.add_steps(workflow, _step_values(body))
-        changed(session, scopes.applications(company_id))
+        changed(session, scopes.applications(company_id), scopes.analytics(company_id))
         log.info("workflow.create.done", workflow_id=workflow.id)
         return to_schema(workflow, steps)
 
@@ -131,6 +131,7 @@ class WorkflowService:
             session,
             scopes.workflow(company_id, workflow.id),
             scopes.applications(company_id),
+            scopes.analytics(company_id),
         )
         log.info(
             "workflow.version.created",
