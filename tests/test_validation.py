@@ -706,3 +706,26 @@ class TestNever500:
         status = _create(api, tenant, body)
 
         assert status in (201, 403, 404, 422)
+
+
+class TestLooseValues(SingleBackend):
+    @pytest.mark.parametrize(
+        "title", [" ", "\t\n", "\u200b\u200b"], ids=["space", "tabs", "zero-width"]
+    )
+    def test_a_title_with_nothing_visible_is_422(self, api: Api, title: str) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+
+        assert _create(api, tenant, {"title": title, "workflow_id": workflow_id}) == 422
+
+    def test_true_is_not_an_id(self, api: Api) -> None:
+        tenant = api.tenant()
+
+        assert _create(api, tenant, {"title": "Laptop", "workflow_id": True}) == 422
+
+    def test_a_number_too_long_to_read_is_422(self, api: Api) -> None:
+        tenant = api.tenant()
+        digits = "1" * 5000
+        body = f'{{"title": "Laptop", "workflow_id": {digits}}}'.encode()
+
+        assert _raw_create(api, tenant, body) == 422

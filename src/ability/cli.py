@@ -56,13 +56,23 @@ def _settings() -> Settings:
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on a database whose changes reach running servers' caches
+    (through Redis, when configured)."""
+    from ability.cache.service import Cache
     from ability.db import Database
+    from ability.redis import command_client
 
     async def run() -> T:
         db = Database.from_settings(settings)
+        cache = Cache(
+            settings.model_copy(update={"CACHE_L1_SIZE": 0}),
+            command_client(settings),
+        )
+        db.cache = cache
         try:
             return await work(db)
         finally:
+            await cache.stop()
             await db.dispose()
 
     return asyncio.run(run())
@@ -102,7 +112,7 @@ async def _prepare(db: Database, settings: Settings) -> bool:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 1,
 ) -> None:
     """Run the API: migrates, seeds the demo on first start, then serves."""
@@ -162,31 +172,47 @@ def seed(
     companies: Annotated[int, typer.Option(min=1, max=10_000)] = 10,
     applications: Annotated[int, typer.Option(min=0, max=100_000_000)] = 10_000,
     chunk_size: Annotated[int, typer.Option(min=100, max=50_000)] = 5000,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Another number makes other companies.")
+    ] = 42,
 ) -> None:
     """Generate a realistic dataset (companies, users, workflows, history)."""
+    from sqlalchemy.exc import IntegrityError
+
     from ability.seed.generator import SEED_PASSWORD, generate
+    from ability.seed.logins import seed_tag, seeded_email
 
     settings = _settings()
     upgrade(settings.DATABASE_URL)
     started = time.perf_counter()
-    with _progress() as bar:
-        task = bar.add_task("applications", total=applications)
-        tenants = _with_db(
-            settings,
-            lambda db: generate(
-                db,
-                companies,
-                applications,
-                lambda n: bar.advance(task, n),
-                chunk_size,
-            ),
+    try:
+        with _progress() as bar:
+            task = bar.add_task("applications", total=applications)
+            tenants = _with_db(
+                settings,
+                lambda db: generate(
+                    db,
+                    companies,
+                    applications,
+                    lambda n: bar.advance(task, n),
+                    chunk_size,
+                    seed,
+                ),
+            )
+    except IntegrityError:
+        console.print(
+            f"[red]Seed {seed} is already in this database;[/red] "
+            "pass --seed with another number for more companies."
         )
+        raise typer.Exit(1) from None
     seconds = time.perf_counter() - started
     rate = applications / seconds if seconds else 0.0
     console.print(
         f"Seeded {companies} companies and {applications:,} applications "
-        f"in {seconds:.1f} s ({rate:,.0f}/s). Users like "
-        f"admin@c0001.…example; password {SEED_PASSWORD}."
+        f"in {seconds:.1f} s ({rate:,.0f}/s). Log in as "
+        f"{seeded_email('admin', 1, seed_tag(seed))} (or reviewer@, approver@, "
+        f"reporter@, member@; c0002 for the next company), "
+        f"password {SEED_PASSWORD}."
     )
     log.info("seed.done", companies=len(tenants), applications=applications)
 
@@ -290,7 +316,12 @@ def jobs_watch(
 
 @app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(help="JSON Lines, one application each.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="JSON Lines, one application each."
+        ),
+    ],
     submitter: Annotated[
         str, typer.Option("--as", help="Email of the submitting user.")
     ],
@@ -330,8 +361,16 @@ def admin_create(
     company: Annotated[str, typer.Option(help="Company to put the admin in.")] = "",
 ) -> None:
     """Create or update a platform admin (password from a prompt or stdin)."""
-    from ability.admin.bootstrap import ensure_platform_admin
+    from pydantic import TypeAdapter, ValidationError
 
+    from ability.admin.bootstrap import ensure_platform_admin
+    from ability.user.schemas import Email
+
+    try:
+        email = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        console.print(f"[red]{email!r} is not an email address.[/red]")
+        raise typer.Exit(2) from None
     settings = _settings()
     upgrade(settings.DATABASE_URL)
     if sys.stdin.isatty():
@@ -341,13 +380,19 @@ def admin_create(
     if len(password) < 8:
         console.print("[red]The password needs at least 8 characters.[/red]")
         raise typer.Exit(2)
-    _with_db(
+    created = _with_db(
         settings,
         lambda db: ensure_platform_admin(
             db, email, password, company or settings.ADMIN_COMPANY
         ),
     )
-    console.print(f"Platform admin {email} is ready.")
+    if created:
+        console.print(f"Created platform admin {email}.")
+    else:
+        console.print(
+            f"[yellow]{email} already existed:[/yellow] it is now a platform "
+            "admin and its password was reset."
+        )
 
 
 if __name__ == "__main__":

@@ -155,5 +155,5 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level.upper())
     # Our middleware logs each request once, with its context.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiosqlite", "asyncio"):
+    for noisy in ("aiosqlite", "asyncio", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -79,9 +79,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # FastAPI answers 400 for a body its JSON parser gives up on (nested past
     # the recursion limit); the contract makes every unparsable body a 422.
-    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+    if exc.status_code == 400 and isinstance(
+        exc.__cause__, RecursionError | ValueError
+    ):
+        # Also numbers past Python's digit limit, which json refuses.
         return JSONResponse(
-            _error_body("The body nests too deeply to parse", "UnprocessableError"),
+            _error_body("The body is not JSON that can be read", "UnprocessableError"),
             status_code=422,
         )
     return await http_exception_handler(request, exc)

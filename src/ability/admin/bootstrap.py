@@ -16,8 +16,12 @@ log = structlog.get_logger()
 
 async def ensure_platform_admin(
     db: Database, email: str, password: str, company_name: str
-) -> None:
-    """Create the platform admin, or reset its password and flag if it exists."""
+) -> bool:
+    """Create the platform admin, or reset its password and flag if it exists.
+
+    Returns True when the user was created, False when an existing one was
+    promoted or reset.
+    """
     async with db.session(write=True) as session:
         existing = await UserRepository(session).get_by_email(email)
         if existing is not None:
@@ -25,7 +29,7 @@ async def ensure_platform_admin(
             existing.is_platform_admin = True
             existing.is_active = True
             log.info("admin.bootstrap.updated", user_id=existing.id)
-            return
+            return False
         company = await company_service.ensure(session, company_name)
         user = await user_service.create(
             session,
@@ -36,3 +40,4 @@ async def ensure_platform_admin(
             is_platform_admin=True,
         )
         log.info("admin.bootstrap.created", user_id=user.id)
+        return True

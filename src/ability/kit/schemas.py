@@ -14,10 +14,21 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not any(ch.isprintable() and not ch.isspace() for ch in value):
+        raise ValueError("must contain visible characters")
+    return value
+
+
 NoNul = AfterValidator(_no_nul)
 """Refuses NUL characters: add it to every ``Annotated`` text type."""
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    NoNul,
+    AfterValidator(_not_blank),
+]
 LongText = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 
 
@@ -32,7 +43,7 @@ class ResponseModel(BaseModel):
 
 
 MAX_ID = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 """A database id: bounded so that no value overflows a BIGINT column."""
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
