@@ -102,6 +102,15 @@ class BulkCreate(RequestModel):
     applications: list[ApplicationCreate] = Field(min_length=1, max_length=MAX_BULK)
 
 
+MAX_IMPORT = 10_000
+
+
+class ImportRequest(RequestModel):
+    """Applications to create in the background, each on its own."""
+
+    applications: list[ApplicationCreate] = Field(min_length=1, max_length=MAX_IMPORT)
+
+
 class BulkCreated(ResponseModel):
     ids: list[int]
 

@@ -14,6 +14,11 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobKind(enum.StrEnum):
+    BATCH_PROCESS = "batch_process"
+    IMPORT = "import"
+
+
 class JobAccepted(ResponseModel):
     job_id: int
     status: JobStatus

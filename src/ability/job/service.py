@@ -3,17 +3,16 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ability.application.schemas import BatchProcess
+from ability.application.schemas import BatchProcess, ImportRequest
+from ability.auth.dependencies import target_company
 from ability.auth.tokens import Principal
 from ability.db import after_commit
-from ability.errors import NotFoundError
+from ability.errors import ForbiddenError, NotFoundError
 from ability.job.repository import JobRepository
 from ability.job.runner import JobQueue
-from ability.job.schemas import Job, JobAccepted, JobError, JobStatus
+from ability.job.schemas import Job, JobAccepted, JobError, JobKind, JobStatus
 
 log = structlog.get_logger()
-
-BATCH_PROCESS = "batch_process"
 
 
 class JobNotFoundError(NotFoundError):
@@ -30,12 +29,59 @@ class JobService:
         request_id: str | None,
     ) -> JobAccepted:
         """Record a batch job; it is queued once the transaction commits."""
-        repository = JobRepository(session, principal.company_id)
+        payload = body.model_dump(mode="json")
+        return await self._submit(
+            session,
+            queue,
+            principal,
+            principal.company_id,
+            JobKind.BATCH_PROCESS,
+            len(body.application_ids),
+            payload,
+            request_id,
+        )
+
+    async def submit_import(
+        self,
+        session: AsyncSession,
+        queue: JobQueue,
+        principal: Principal,
+        body: ImportRequest,
+        request_id: str | None,
+    ) -> JobAccepted:
+        """Record an import job: each application is created by the job."""
+        companies = {target_company(principal, a.company_id) for a in body.applications}
+        if len(companies) != 1:
+            raise ForbiddenError("All applications must belong to one company")
+        payload = body.model_dump(mode="json")
+        return await self._submit(
+            session,
+            queue,
+            principal,
+            companies.pop(),
+            JobKind.IMPORT,
+            len(body.applications),
+            payload,
+            request_id,
+        )
+
+    async def _submit(
+        self,
+        session: AsyncSession,
+        queue: JobQueue,
+        principal: Principal,
+        company_id: int,
+        kind: JobKind,
+        total: int,
+        payload: dict[str, object],
+        request_id: str | None,
+    ) -> JobAccepted:
+        repository = JobRepository(session, company_id)
         job = await repository.create(
             {
-                "kind": BATCH_PROCESS,
-                "total": len(body.application_ids),
-                "payload": body.model_dump(mode="json"),
+                "kind": kind.value,
+                "total": total,
+                "payload": payload,
                 "created_by": principal.user_id,
                 "request_id": request_id,
             }

@@ -9,19 +9,20 @@ two deliveries of one job never work on it at the same time.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ability.application.schemas import Action, Progress
+from ability.application.schemas import Action, ApplicationCreate, Progress
 from ability.application.service import application_service
 from ability.auth.service import principal_of
 from ability.auth.tokens import Principal
 from ability.db import Database
 from ability.errors import AbilityError
 from ability.job.repository import JobRepository
-from ability.job.schemas import JobStatus
+from ability.job.schemas import JobKind, JobStatus
 from ability.metrics import JOB_ITEMS, JOBS_FINISHED
 from ability.models import Job, User
 from ability.models.base import utcnow
@@ -68,10 +69,11 @@ async def run_step(db: Database, job_id: int, chunk_size: int) -> StepResult:
             job.status = JobStatus.RUNNING
             job.started_at = now
         job.heartbeat_at = now
-        done = await repository.done_items(job_id, job.payload["application_ids"])
-        remaining = [i for i in job.payload["application_ids"] if i not in done]
+        items = _items(job)
+        done = await repository.done_items(job_id, items)
+        remaining = [i for i in items if i not in done]
         chunk = remaining[:chunk_size]
-        await _apply(session, repository, job_id, principal, _progress_of(job), chunk)
+        await _apply(session, repository, job_id, principal, _action(job), chunk)
         more = len(remaining) > len(chunk)
         if not more:
             succeeded, failed = await repository.outcome_counts(job_id)
@@ -82,20 +84,48 @@ async def run_step(db: Database, job_id: int, chunk_size: int) -> StepResult:
         return StepResult(more=more, processed=len(chunk), company_id=job.company_id)
 
 
+def _items(job: Job) -> list[int]:
+    """Item ids: the applications to act on, or an import's line numbers."""
+    if job.kind == JobKind.IMPORT:
+        return list(range(1, len(job.payload["applications"]) + 1))
+    return list(job.payload["application_ids"])
+
+
+ItemAction = Callable[[AsyncSession, Principal, int], Awaitable[object]]
+
+
+def _action(job: Job) -> ItemAction:
+    """What the job does to one item."""
+    if job.kind == JobKind.IMPORT:
+        lines = job.payload["applications"]
+
+        async def create(session: AsyncSession, who: Principal, item: int) -> object:
+            body = ApplicationCreate.model_validate(lines[item - 1])
+            return await application_service.create(session, who, body)
+
+        return create
+    progress, job_id = _progress_of(job), job.id
+
+    async def act(session: AsyncSession, who: Principal, item: int) -> object:
+        return await application_service.progress(
+            session, who, item, progress, job_id=job_id
+        )
+
+    return act
+
+
 async def _apply(
     session: AsyncSession,
     repository: JobRepository,
     job_id: int,
     principal: Principal,
-    body: Progress,
+    action: ItemAction,
     chunk: list[int],
 ) -> None:
     for application_id in chunk:
         try:
             async with session.begin_nested():
-                await application_service.progress(
-                    session, principal, application_id, body, job_id=job_id
-                )
+                await action(session, principal, application_id)
                 await repository.record_item(job_id, application_id, True, None)
             JOB_ITEMS.labels("succeeded").inc()
         except AbilityError as exc:
@@ -111,7 +141,7 @@ async def give_up(db: Database, job_id: int, detail: str) -> None:
         job = await repository.lock(job_id)
         if job is None or job.status in FINAL:
             return
-        ids = job.payload["application_ids"]
+        ids = _items(job)
         done = await repository.done_items(job_id, ids)
         for application_id in ids:
             if application_id not in done:
