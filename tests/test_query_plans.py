@@ -39,8 +39,7 @@ from ability.auth.roles import Role
 from ability.config import Settings
 from ability.db import Database, analyze
 from ability.job.repository import JobRepository
-from ability.job.schemas import JobStatus
-from ability.job.service import BATCH_PROCESS
+from ability.job.schemas import JobKind, JobStatus
 from ability.kit.bulk import copy_rows
 from ability.kit.pagination import Keyset, PageRequest
 from ability.models import Base, Job
@@ -337,7 +336,7 @@ async def _add_jobs(db: Database, tenant: Tenant, count: int) -> int:
         jobs = [
             Job(
                 company_id=tenant.company_id,
-                kind=BATCH_PROCESS,
+                kind=JobKind.BATCH_PROCESS,
                 status=JobStatus.PARTIAL,
                 total=JOB_SIZE,
                 payload={},
