@@ -76,16 +76,31 @@ def wrk(name: str, base: str, paths: list[str], token: str, seconds: int) -> Fig
     )
     try:
         out = subprocess.run(
-            ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", script, base],
+            [
+                "wrk",
+                "-t2",
+                "-c32",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                script,
+                base,
+            ],  # fmt: skip
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     finally:
         script.unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    except AttributeError:
+        console.print(f"[red]could not read wrk's output for {name}:[/red]\n{out}")
+        return Figures(name, float("nan"), float("nan"), float("nan"), -1)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
     return Figures(name, rps, p50, p99, errors)
