@@ -96,8 +96,8 @@ def wrk(name: str, base: str, paths: list[str], token: str, seconds: int) -> Fig
         script.unlink()
     try:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     except AttributeError:
         console.print(f"[red]could not read wrk's output for {name}:[/red]\n{out}")
         return Figures(name, float("nan"), float("nan"), float("nan"), -1)
