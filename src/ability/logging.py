@@ -112,6 +112,8 @@ def _keep_problems(_: WrappedLogger, method: str, event: EventDict) -> EventDict
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     shared: list[structlog.typing.Processor] = [
+        # First: an event below the level costs no further work.
+        structlog.stdlib.filter_by_level,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

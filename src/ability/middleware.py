@@ -21,7 +21,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ability.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from ability.metrics import http_recorder
 
 log = structlog.get_logger("ability.http")
 
@@ -84,7 +84,7 @@ class RequestMiddleware:
             await send(message)
 
         if self.record_metrics:
-            HTTP_IN_FLIGHT.inc()
+            http_recorder.in_flight += 1
         try:
             replay = await self._guard(scope, receive)
             await self.app(scope, replay, send_with_id)
@@ -94,10 +94,8 @@ class RequestMiddleware:
             seconds = time.perf_counter() - started
             route = route_of(scope)
             if self.record_metrics:
-                HTTP_IN_FLIGHT.dec()
-                method = scope["method"]
-                HTTP_REQUESTS.labels(method, route, f"{status // 100}xx").inc()
-                HTTP_DURATION.labels(method, route).observe(seconds)
+                http_recorder.in_flight -= 1
+                http_recorder.finished(scope["method"], route, status, seconds)
             log.info(
                 "http.request",
                 method=scope["method"],
