@@ -94,10 +94,14 @@ def wrk(name: str, base: str, paths: list[str], token: str, seconds: int) -> Fig
         ).stdout
     finally:
         script.unlink()
+
+    def field(pattern: str) -> str:
+        return re.search(pattern, out, re.M).group(1)  # type: ignore[union-attr]
+
     try:
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        rps = float(field(r"Requests/sec:\s+([\d.]+)"))
+        p50 = _ms(field(r"^\s+50%\s+(\S+)"))
+        p99 = _ms(field(r"^\s+99%\s+(\S+)"))
     except AttributeError:
         console.print(f"[red]could not read wrk's output for {name}:[/red]\n{out}")
         return Figures(name, float("nan"), float("nan"), float("nan"), -1)
