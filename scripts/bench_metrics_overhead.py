@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_postgres import api_server  # noqa: E402
+from scripts.bench_postgres import api_server, console  # noqa: E402
 
 
 def requests_per_second(base: str, seconds: int) -> float:
@@ -62,12 +62,12 @@ def main() -> None:
             with_metrics = requests_per_second(on, args.seconds)
             without = requests_per_second(off, args.seconds)
             ratios.append(without / with_metrics)
-            print(
+            console.print(
                 f"round {n + 1}: metrics on {with_metrics:,.0f} req/s, "
                 f"off {without:,.0f} req/s, off/on {ratios[-1]:.3f}"
             )
         cost = statistics.median(ratios) - 1
-        print(f"median cost of the metrics middleware: {cost:+.1%} of throughput")
+        console.print(f"median cost of the metrics middleware: {cost:+.1%} of throughput")
 
 
 if __name__ == "__main__":
