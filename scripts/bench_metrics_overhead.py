@@ -67,7 +67,9 @@ def main() -> None:
                 f"off {without:,.0f} req/s, off/on {ratios[-1]:.3f}"
             )
         cost = statistics.median(ratios) - 1
-        console.print(f"median cost of the metrics middleware: {cost:+.1%} of throughput")
+        console.print(
+            f"median cost of the metrics middleware: {cost:+.1%} of throughput"
+        )
 
 
 if __name__ == "__main__":

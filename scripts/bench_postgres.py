@@ -36,13 +36,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
+
 from ability.application.importer import import_applications  # noqa: E402
 from ability.config import Settings  # noqa: E402
 from ability.db import Database  # noqa: E402
 from ability.migrations import upgrade  # noqa: E402
 from ability.models import User  # noqa: E402
 from ability.seed.generator import SEED_PASSWORD, generate  # noqa: E402
-from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
 
 console = Console(width=120)
 WORDS = ("laptop", "monitor", "finance", "travel", "licence", "printer", "audit")
@@ -87,7 +88,7 @@ def wrk(name: str, base: str, paths: list[str], token: str, seconds: int) -> Fig
                 "-s",
                 script,
                 base,
-            ],  # fmt: skip
+            ],
             check=True,
             capture_output=True,
             text=True,
