@@ -20,8 +20,8 @@ run: install
 	$(BIN)/ability serve
 
 lint: install
-	$(BIN)/ruff format --check src tests load_tests
-	$(BIN)/ruff check src tests load_tests
+	$(BIN)/ruff format --check src tests load_tests scripts
+	$(BIN)/ruff check src tests load_tests scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -30,8 +30,8 @@ test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: install
-	$(BIN)/ruff format src tests load_tests
-	$(BIN)/ruff check --fix src tests load_tests
+	$(BIN)/ruff format src tests load_tests scripts
+	$(BIN)/ruff check --fix src tests load_tests scripts
 
 bench: install
 	$(BIN)/ability bench $(BENCH_ARGS)
