@@ -616,3 +616,19 @@ class TestHistory:
         )
 
         assert response.status_code == 404
+
+
+class TestEmptyPatch:
+    def test_an_empty_patch_changes_nothing_not_even_the_version(
+        self, api: Api
+    ) -> None:
+        tenant = api.tenant()
+        created = api.submit(tenant, api.workflow(tenant))
+
+        response = api.client.patch(
+            f"/applications/{created['id']}", headers=tenant.headers("member"), json={}
+        )
+
+        assert response.status_code == 200
+        assert response.json()["version"] == created["version"]
+        assert response.json()["updated_at"] == created["updated_at"]

@@ -268,6 +268,8 @@ class ApplicationService:
         for name in ("title", "metadata"):
             if name in values and values[name] is None:
                 raise UnprocessableError(f"{name} cannot be null")
+        if not values:  # nothing to change: no new version either
+            return to_schema(current)
         values["updated_at"] = utcnow()
         row = await repository.update(app_id, current["version"], values)
         if row is None:
