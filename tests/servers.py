@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +78,10 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(base: Path) -> Iterator[PostgresServer]:
+def postgres_server(
+    base: Path, settings: Sequence[str] = ()
+) -> Iterator[PostgresServer]:
+    """A throwaway server; ``settings`` are extra ``name=value`` options."""
     if not (PG_BIN / "postgres").exists():
         unavailable(f"no PostgreSQL server binaries in {PG_BIN}")
     data_dir = base / "pgdata"
@@ -125,6 +128,7 @@ def postgres_server(base: Path) -> Iterator[PostgresServer]:
             "full_page_writes=off",
             "-c",
             "max_connections=300",
+            *(arg for setting in settings for arg in ("-c", setting)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=log_file,
