@@ -8,13 +8,11 @@ stops the import with its line number, and nothing is kept.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from ability.application.repository import applications
@@ -22,7 +20,7 @@ from ability.application.schemas import ApplicationCreate
 from ability.cache import scopes
 from ability.db import Database, changed
 from ability.errors import UnprocessableError
-from ability.kit.bulk import copy_rows, reserve_ids
+from ability.kit.bulk import BulkWriter, prepare_bulk_load, read_ahead
 from ability.models.application import Status
 from ability.models.base import utcnow
 from ability.user.repository import UserRepository
@@ -41,10 +39,30 @@ class ImportResult:
 
 def _parse(number: int, line: bytes) -> ApplicationCreate:
     try:
-        return ApplicationCreate.model_validate(orjson.loads(line))
-    except (orjson.JSONDecodeError, ValidationError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ApplicationCreate.model_validate_json(line)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        detail = f"{where}: {error['msg']}" if where else error["msg"]
         raise ImportLineError(f"line {number}: {detail}") from exc
+
+
+# Every column an imported row sets; ``id`` comes from the table's default.
+_COLUMNS = (
+    "company_id",
+    "workflow_id",
+    "workflow_version",
+    "title",
+    "description",
+    "status",
+    "current_step",
+    "metadata",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+    "is_deleted",
+)
 
 
 async def import_applications(
@@ -61,72 +79,73 @@ async def import_applications(
             raise UnprocessableError(f"no user {submitter_email}")
         company_id = user.company_id
         versions = await WorkflowRepository(session, company_id).versions()
-
-        async def write(chunk: list[dict[str, Any]]) -> None:
-            ids = await reserve_ids(session, applications, len(chunk))
-            for row, app_id in zip(chunk, ids, strict=True):
-                row["id"] = app_id
-            await copy_rows(session, applications, chunk)
-            if progress is not None:
-                progress(len(chunk))
-
-        # The next chunk is parsed while the database writes the previous one.
-        pending: asyncio.Task[None] | None = None
+        writer = await BulkWriter.open(session, applications, _COLUMNS)
+        await prepare_bulk_load(session)
+        records = _Records(writer, company_id, user.id, versions)
         imported = 0
-        try:
-            for chunk in _chunks(lines, chunk_size, company_id, user.id, versions):
-                if pending is not None:
-                    await pending
-                pending = asyncio.create_task(write(chunk))
+        # Lines are parsed in a thread while the database writes a chunk.
+        chunks = read_ahead(records.chunks(lines, chunk_size))
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                await writer.write(session, chunk)
                 imported += len(chunk)
-            if pending is not None:
-                await pending
-        except BaseException:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            raise
+                if progress is not None:
+                    progress(len(chunk))
         changed(session, scopes.applications(company_id))
     return ImportResult(imported=imported, company_id=company_id)
 
 
-def _chunks(
-    lines: Iterable[bytes],
-    size: int,
-    company_id: int,
-    user_id: int,
-    versions: dict[int, int],
-) -> Iterator[list[dict[str, Any]]]:
-    now = utcnow()
-    chunk: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+class _Records:
+    """Turns lines into records ready for the writer, validating each."""
+
+    def __init__(
+        self,
+        writer: BulkWriter,
+        company_id: int,
+        user_id: int,
+        versions: dict[int, int],
+    ) -> None:
+        self._writer = writer
+        self._company_id = company_id
+        self._user_id = user_id
+        self._versions = versions
+        now = writer.stored("created_at", utcnow())
+        self._now = now
+        self._not_deleted = writer.stored("is_deleted", False)
+
+    def record(self, number: int, line: bytes) -> tuple[Any, ...]:
         body = _parse(number, line)
-        if body.company_id not in (None, company_id):
+        if body.company_id not in (None, self._company_id):
             raise ImportLineError(f"line {number}: company_id is not the user's")
-        if body.workflow_id not in versions:
+        version = self._versions.get(body.workflow_id)
+        if version is None:
             raise ImportLineError(f"line {number}: workflow not found")
-        chunk.append(
-            {
-                "company_id": company_id,
-                "workflow_id": body.workflow_id,
-                "workflow_version": versions[body.workflow_id],
-                "title": body.title,
-                "description": body.description,
-                "status": Status.PENDING.value,
-                "current_step": 1,
-                "metadata": body.metadata,
-                "created_by": user_id,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-                "is_deleted": False,
-            }
+        return (
+            self._company_id,
+            body.workflow_id,
+            version,
+            body.title,
+            body.description,
+            Status.PENDING.value,
+            1,
+            self._writer.stored("metadata", body.metadata),
+            self._user_id,
+            self._now,
+            self._now,
+            1,
+            self._not_deleted,
         )
-        if len(chunk) == size:
+
+    def chunks(
+        self, lines: Iterable[bytes], size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        chunk: list[tuple[Any, ...]] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            chunk.append(self.record(number, line))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
             yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

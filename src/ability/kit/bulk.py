@@ -7,9 +7,11 @@ the session's transaction, so a failed chunk leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -18,6 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ability.models.base import UtcDateTime
 
 Convert = Callable[[Any], Any]
+T = TypeVar("T")
+
+# A large load's own transaction may use more memory than a request's: the
+# pending entries of GIN indexes are merged in work_mem-sized batches, and a
+# longer pending list is merged less often.
+_BULK_LOAD_SETTINGS = {
+    "work_mem": "256MB",
+    "gin_pending_list_limit": "64MB",
+}
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
@@ -49,31 +60,92 @@ def _converter(column: sa.Column[Any], dialect: str) -> Convert:
     return _same
 
 
+@dataclass(frozen=True, slots=True)
+class BulkWriter:
+    """Writes records — tuples of ``columns`` in stored form — into ``table``."""
+
+    table: sa.Table
+    columns: tuple[str, ...]
+    dialect: str
+
+    @classmethod
+    async def open(
+        cls, session: AsyncSession, table: sa.Table, columns: Sequence[str]
+    ) -> BulkWriter:
+        connection = await session.connection()
+        return cls(table, tuple(columns), connection.dialect.name)
+
+    def stored(self, column: str, value: Any) -> Any:
+        """``value`` in the form the driver is given for ``column``."""
+        return _converter(self.table.c[column], self.dialect)(value)
+
+    def record(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(self.stored(name, row[name]) for name in self.columns)
+
+    async def write(
+        self, session: AsyncSession, records: Sequence[tuple[Any, ...]]
+    ) -> None:
+        if not records:
+            return
+        connection = await session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        if self.dialect == "postgresql":
+            await raw.copy_records_to_table(
+                self.table.name, records=records, columns=self.columns
+            )
+            return
+        marks = ", ".join("?" for _ in self.columns)
+        await raw.executemany(
+            f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) "
+            f"VALUES ({marks})",
+            records,
+        )
+
+
 async def copy_rows(
     session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table``."""
     if not rows:
         return
+    writer = await BulkWriter.open(session, table, list(rows[0]))
+    await writer.write(session, [writer.record(row) for row in rows])
+
+
+async def prepare_bulk_load(session: AsyncSession) -> None:
+    """Give the session's transaction the memory a large load merges with."""
     connection = await session.connection()
-    dialect = connection.dialect.name
-    names = list(rows[0])
-    converters = [_converter(table.c[name], dialect) for name in names]
-    records = [
-        tuple(
-            convert(row[name]) for name, convert in zip(names, converters, strict=True)
-        )
-        for row in rows
-    ]
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    if dialect == "postgresql":
-        await raw.copy_records_to_table(table.name, records=records, columns=names)
+    if connection.dialect.name != "postgresql":
         return
-    marks = ", ".join("?" for _ in names)
-    await raw.executemany(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", records
-    )
+    for name, value in _BULK_LOAD_SETTINGS.items():
+        await session.execute(
+            sa.text("SELECT set_config(:name, :value, true)"),
+            {"name": name, "value": value},
+        )
+
+
+async def read_ahead(items: Iterator[T]) -> AsyncGenerator[T, None]:
+    """Yield from ``items`` while a thread already computes the next one.
+
+    Lets CPU-bound production of chunks (parsing, validating) overlap with
+    the database writing the previous chunk. ``items`` is only ever advanced
+    by one thread at a time, and never after this generator is closed.
+    """
+    loop = asyncio.get_running_loop()
+    done = object()
+    pending = loop.run_in_executor(None, next, items, done)
+    try:
+        while (item := await pending) is not done:
+            pending = loop.run_in_executor(None, next, items, done)
+            yield item  # type: ignore[misc]
+    finally:
+        # A thread cannot be interrupted: let the one in flight finish, and
+        # drop what it produced (or raised), since nobody is reading anymore.
+        if not pending.done():
+            await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()
 
 
 async def reserve_ids(session: AsyncSession, table: sa.Table, count: int) -> list[int]:

@@ -1,0 +1,209 @@
+"""``ability import``: many applications at once, all of them or none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ability.application.importer import ImportLineError, import_applications
+from ability.errors import UnprocessableError
+from ability.models import Application
+from tests.conftest import Api
+
+
+def _lines(*items: dict[str, Any]) -> list[bytes]:
+    return [orjson.dumps(item) + b"\n" for item in items]
+
+
+def _titles(api: Api, company_id: int) -> list[str]:
+    async def read() -> list[str]:
+        async with api.db.session(write=False) as session:
+            result = await session.execute(
+                sa.select(Application.title)
+                .where(Application.company_id == company_id)
+                .order_by(Application.id)
+            )
+            return list(result.scalars())
+
+    titles: list[str] = api.run(read)
+    return titles
+
+
+class TestImport:
+    def test_every_line_becomes_a_pending_application(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        lines = _lines(
+            *(
+                {
+                    "title": f"Chair {n}",
+                    "workflow_id": workflow_id,
+                    "metadata": {"n": n},
+                }
+                for n in range(25)
+            )
+        )
+        lines.insert(3, b"   \n")  # blank lines are skipped
+        seen: list[int] = []
+
+        result = api.run(
+            lambda: import_applications(
+                api.db, lines, tenant.emails["member"], 10, seen.append
+            )
+        )
+
+        assert (result.imported, result.company_id) == (25, tenant.company_id)
+        assert seen == [10, 10, 5]
+        listed = api.client.get(
+            "/applications", headers=tenant.headers(), params={"page_size": 100}
+        ).json()["items"]
+        assert sorted(a["title"] for a in listed) == sorted(
+            f"Chair {n}" for n in range(25)
+        )
+        one = next(a for a in listed if a["title"] == "Chair 7")
+        assert one["status"] == "pending"
+        assert one["current_step"] == 1
+        assert one["metadata"] == {"n": 7}
+        assert one["created_by"] == tenant.users["member"].user_id
+        found = api.client.get(
+            "/applications/search",
+            headers=tenant.headers(),
+            params={"query": "chair"},
+        ).json()["items"]
+        assert len(found) == 20
+
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            (b"{not json", "line 12: "),
+            (b'{"title": "", "workflow_id": 1}', "line 12: title"),
+            (b'{"title": "x"}', "line 12: workflow_id"),
+        ],
+    )
+    def test_a_bad_line_keeps_nothing_and_names_its_line(
+        self, api: Api, bad: bytes, message: str
+    ) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        lines = _lines(
+            *({"title": f"Desk {n}", "workflow_id": workflow_id} for n in range(30))
+        )
+        lines[11] = bad
+
+        with pytest.raises(ImportLineError) as raised:
+            api.run(
+                lambda: import_applications(
+                    api.db, lines, tenant.emails["member"], chunk_size=5
+                )
+            )
+
+        assert raised.value.message.startswith(message)
+        assert _titles(api, tenant.company_id) == []
+
+    def test_another_companys_workflow_or_company_is_refused(self, api: Api) -> None:
+        tenant, other = api.tenant(), api.tenant()
+        workflow_id = api.workflow(tenant)
+        foreign = api.workflow(other)
+
+        for line, message in [
+            ({"title": "x", "workflow_id": foreign}, "line 2: workflow not found"),
+            (
+                {"title": "x", "workflow_id": workflow_id, "company_id": 10**9},
+                "line 2: company_id is not the user's",
+            ),
+        ]:
+            lines = _lines({"title": "ok", "workflow_id": workflow_id}, line)
+            with pytest.raises(ImportLineError, match=message):
+                api.run(
+                    lambda lines=lines: import_applications(
+                        api.db, lines, tenant.emails["member"]
+                    )
+                )
+
+        assert _titles(api, tenant.company_id) == []
+        assert _titles(api, other.company_id) == []
+
+    def test_an_unknown_submitter_is_refused(self, api: Api) -> None:
+        with pytest.raises(UnprocessableError, match="no user"):
+            api.run(lambda: import_applications(api.db, [], "nobody@nowhere.test"))
+
+
+def _insert(api: Api, **values: Any) -> None:
+    async def insert() -> None:
+        async with api.db.session(write=True) as session:
+            row = {
+                "workflow_version": 1,
+                "title": "Direct",
+                "status": "pending",
+                "current_step": 1,
+                "metadata_": {},
+                "version": 1,
+                "is_deleted": False,
+                **values,
+            }
+            await session.execute(sa.insert(Application), [row])
+
+    api.run(insert)
+
+
+class TestReferences:
+    """The database itself refuses rows that point nowhere or across tenants."""
+
+    def test_rows_must_point_at_existing_rows(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        good = {
+            "company_id": tenant.company_id,
+            "workflow_id": workflow_id,
+            "created_by": tenant.users["member"].user_id,
+        }
+        _insert(api, **good)
+
+        for wrong in ({"workflow_id": 10**9}, {"created_by": 10**9}):
+            with pytest.raises(IntegrityError):
+                _insert(api, **{**good, **wrong})
+
+        assert _titles(api, tenant.company_id) == ["Direct"]
+
+    # SQLite keeps plain foreign keys, which do not see tenants.
+    @pytest.mark.parametrize("backend", ["postgres"])
+    def test_a_workflow_of_another_company_is_refused(self, api: Api) -> None:
+        tenant, other = api.tenant(), api.tenant()
+        foreign = api.workflow(other)
+
+        with pytest.raises(IntegrityError, match="no workflow"):
+            _insert(
+                api,
+                company_id=tenant.company_id,
+                workflow_id=foreign,
+                created_by=tenant.users["member"].user_id,
+            )
+
+    @pytest.mark.parametrize("backend", ["postgres"])
+    def test_referenced_rows_stay_and_references_are_fixed(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        app = api.submit(tenant, workflow_id)
+        unused = api.workflow(tenant)
+
+        async def run(statement: str) -> None:
+            async with api.db.session(write=True) as session:
+                await session.execute(sa.text(statement))
+
+        refused = [
+            f"DELETE FROM workflows WHERE id = {workflow_id}",
+            f"DELETE FROM users WHERE id = {app['created_by']}",
+            f"UPDATE workflows SET company_id = company_id + 1 WHERE id = {unused}",
+            f"UPDATE applications SET workflow_id = {unused} WHERE id = {app['id']}",
+        ]
+        for statement in refused:
+            with pytest.raises(IntegrityError):
+                api.run(run, statement)
+        api.run(run, f"DELETE FROM workflow_steps WHERE workflow_id = {unused}")
+        api.run(run, f"DELETE FROM workflows WHERE id = {unused}")
+
+        assert _titles(api, tenant.company_id) == ["Laptop for a new hire"]
