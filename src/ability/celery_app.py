@@ -49,6 +49,7 @@ def configure(settings: Settings) -> Celery:
         beat_schedule={
             "recover-stale-jobs": {"task": "job.recover", "schedule": 30.0},
             "housekeeping": {"task": "job.housekeeping", "schedule": 3600.0},
+            "index-search-backlog": {"task": "job.index_search", "schedule": 10.0},
             "refresh-report-caches": {"task": "job.warm_cache", "schedule": 300.0},
         },
     )

@@ -329,29 +329,35 @@ def import_(
 ) -> None:
     """Import applications from a JSON Lines file: all of them or none."""
     from ability.application.importer import import_applications
+    from ability.application.search import index_backlog
     from ability.errors import AbilityError
 
     settings = _settings()
     upgrade(settings.DATABASE_URL)
     total = sum(1 for _ in path.open("rb"))
-    started = time.perf_counter()
-    try:
+
+    async def run(db: Database) -> tuple[int, int, float, float]:
         with _progress() as bar, path.open("rb") as lines:
             task = bar.add_task("importing", total=total)
-            result = _with_db(
-                settings,
-                lambda db: import_applications(
-                    db, lines, submitter, chunk_size, lambda n: bar.advance(task, n)
-                ),
+            started = time.perf_counter()
+            result = await import_applications(
+                db, lines, submitter, chunk_size, lambda n: bar.advance(task, n)
             )
+            imported = time.perf_counter() - started
+            task = bar.add_task("indexing for search", total=result.imported)
+            await index_backlog(db, progress=lambda n: bar.advance(task, n))
+            indexed = time.perf_counter() - started - imported
+        return result.imported, result.company_id, imported, indexed
+
+    try:
+        count, company_id, imported, indexed = _with_db(settings, run)
     except AbilityError as exc:
         console.print(f"[red]Nothing imported:[/red] {exc.message}")
         raise typer.Exit(1) from None
-    seconds = time.perf_counter() - started
     console.print(
-        f"Imported {result.imported:,} applications into company "
-        f"{result.company_id} in {seconds:.1f} s "
-        f"({result.imported / seconds:,.0f}/s)."
+        f"Imported {count:,} applications into company {company_id} in "
+        f"{imported:.1f} s ({count / imported:,.0f}/s); searchable "
+        f"{indexed:.1f} s later."
     )
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ability.application.importer import ImportLineError, import_applications
+from ability.application.search import index_backlog
 from ability.errors import UnprocessableError
 from ability.models import Application
 from tests.conftest import Api
@@ -34,7 +35,9 @@ def _titles(api: Api, company_id: int) -> list[str]:
 
 
 class TestImport:
-    def test_every_line_becomes_a_pending_application(self, api: Api) -> None:
+    def test_every_line_becomes_a_pending_application(
+        self, api: Api, backend: str
+    ) -> None:
         tenant = api.tenant()
         workflow_id = api.workflow(tenant)
         lines = _lines(
@@ -69,12 +72,53 @@ class TestImport:
         assert one["current_step"] == 1
         assert one["metadata"] == {"n": 7}
         assert one["created_by"] == tenant.users["member"].user_id
+        # PostgreSQL indexes an import for search after it commits.
+        indexed = api.run(index_backlog, api.db)
+        assert indexed == (25 if backend == "postgres" else 0)
+        assert api.run(index_backlog, api.db) == 0
         found = api.client.get(
             "/applications/search",
             headers=tenant.headers(),
-            params={"query": "chair"},
+            params={"query": "chair", "page_size": 100},
         ).json()["items"]
-        assert len(found) == 20
+        assert len(found) == 25
+
+    @pytest.mark.parametrize("backend", ["postgres"])
+    def test_edits_before_indexing_are_what_search_finds(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        lines = _lines(
+            *({"title": f"Lamp {n}", "workflow_id": workflow_id} for n in range(3))
+        )
+        api.run(lambda: import_applications(api.db, lines, tenant.emails["member"]))
+        ids = sorted(
+            a["id"]
+            for a in api.client.get("/applications", headers=tenant.headers()).json()[
+                "items"
+            ]
+        )
+        renamed = api.client.patch(
+            f"/applications/{ids[0]}",
+            headers=tenant.headers(),
+            json={"title": "Heater"},
+        )
+        deleted = api.client.delete(f"/applications/{ids[1]}", headers=tenant.headers())
+        assert (renamed.status_code, deleted.status_code) == (200, 204)
+
+        def search(query: str) -> list[int]:
+            found = api.client.get(
+                "/applications/search",
+                headers=tenant.headers(),
+                params={"query": query},
+            ).json()["items"]
+            return sorted(a["id"] for a in found)
+
+        assert search("heater") == [ids[0]]  # an edit indexes at once
+        assert search("lamp") == []
+        api.run(index_backlog, api.db)
+
+        assert search("lamp") == [ids[2]]
+        assert search("heater") == [ids[0]]
 
     @pytest.mark.parametrize(
         ("bad", "message"),

@@ -3,7 +3,9 @@
 Each line is one ``ApplicationCreate`` object. Lines are parsed and
 validated as they stream in and written in chunks through the database's
 fastest path (``COPY`` on PostgreSQL), all in one transaction: a bad line
-stops the import with its line number, and nothing is kept.
+stops the import with its line number, and nothing is kept. On PostgreSQL
+the imported applications are indexed for search once the import has
+committed (``search.index_backlog``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 
 from ability.application.repository import applications
 from ability.application.schemas import ApplicationCreate
+from ability.application.search import indexing_deferred
 from ability.cache import scopes
 from ability.db import Database, changed
 from ability.errors import UnprocessableError
@@ -85,7 +88,10 @@ async def import_applications(
         imported = 0
         # Lines are parsed in a thread while the database writes a chunk.
         chunks = read_ahead(records.chunks(lines, chunk_size))
-        async with contextlib.aclosing(chunks):
+        async with (
+            contextlib.aclosing(chunks),
+            indexing_deferred(session, company_id),
+        ):
             async for chunk in chunks:
                 await writer.write(session, chunk)
                 imported += len(chunk)

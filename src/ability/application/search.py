@@ -1,22 +1,31 @@
 """Full-text search, one implementation per database behind one call.
 
 SQLite uses the FTS5 table ``applications_fts`` (BM25 ranking, the company as
-an indexed token); PostgreSQL uses the generated ``search_vector`` column and a
-GIN index over (company_id, search_vector) (``ts_rank``). Both return
-application rows, best match first.
+an indexed token); PostgreSQL the table ``application_search`` (one tsvector
+per application, GIN index over (company_id, document), ``ts_rank``). Both
+are kept by triggers as applications are written (migrations 0001, 0005) and
+both searches return application rows, best match first.
+
+On PostgreSQL a bulk load may defer its documents (``indexing_deferred``):
+the load records its range of ids in ``search_backlog`` and
+``index_backlog`` turns them into documents after it commits — the importer
+right away, workers every few seconds for whatever is left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ability.application.repository import applications, status_clause
+from ability.db import Database
+from ability.kit.bulk import prepare_bulk_load
 from ability.models.application import NOT_DELETED_SQL, Status
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -60,20 +69,34 @@ def _sqlite_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
     return statement
 
 
+_documents = sa.table(
+    "application_search",
+    sa.column("application_id"),
+    sa.column("company_id"),
+    sa.column("document"),
+)
+
+
 def _postgres_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
     query = sa.func.to_tsquery(
         sa.literal_column("'simple'"),
         " & ".join(term.replace("'", "") for term in request.terms),
     )
-    vector: sa.ColumnClause[Any] = sa.column("search_vector")
+    document = _documents.c.document
     return (
         sa.select(applications)
+        .select_from(
+            _documents.join(
+                applications, applications.c.id == _documents.c.application_id
+            )
+        )
         .where(
+            _documents.c.company_id == request.company_id,
+            document.op("@@")(query),
             applications.c.company_id == request.company_id,
             sa.text(NOT_DELETED_SQL),
-            vector.op("@@")(query),
         )
-        .order_by(sa.func.ts_rank(vector, query).desc(), applications.c.id)
+        .order_by(sa.func.ts_rank(document, query).desc(), applications.c.id)
     )
 
 
@@ -90,3 +113,85 @@ async def search(session: AsyncSession, request: SearchRequest) -> list[RowMappi
         statement = statement.where(clause)
     statement = statement.limit(request.limit).offset(request.offset)
     return list((await session.execute(statement)).mappings())
+
+
+_NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('applications', 'id'))")
+_DEFERRED = sa.text("SELECT set_config('ability.search_deferred', :on, true)")
+
+
+@contextlib.asynccontextmanager
+async def indexing_deferred(
+    session: AsyncSession, company_id: int
+) -> AsyncIterator[None]:
+    """Applications this block inserts are indexed once it has committed.
+
+    PostgreSQL only, for bulk loads: the block's id range goes to the
+    backlog in the same transaction, so a committed load is always indexed
+    eventually, and a rolled-back one leaves nothing to do. Elsewhere rows
+    are indexed as they are written and this changes nothing.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    first = (await session.execute(_NEXT_ID)).scalar_one()
+    await session.execute(_DEFERRED, {"on": "on"})
+    yield
+    await session.execute(_DEFERRED, {"on": "off"})
+    last = (await session.execute(_NEXT_ID)).scalar_one()
+    await session.execute(
+        sa.text(
+            "INSERT INTO search_backlog (company_id, first_id, last_id) "
+            "VALUES (:company_id, :first, :last)"
+        ),
+        {"company_id": company_id, "first": first, "last": last},
+    )
+
+
+_NEXT_RANGE = sa.text(
+    "SELECT id, company_id, first_id, last_id FROM search_backlog "
+    "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+_INDEX_RANGE = sa.text(
+    "INSERT INTO application_search (application_id, company_id, document) "
+    "SELECT id, company_id, application_document(title, description) "
+    "FROM applications "
+    "WHERE company_id = :company_id AND id BETWEEN :first AND :last "
+    "AND NOT is_deleted "
+    "ON CONFLICT (application_id) DO NOTHING"
+)
+
+
+async def index_backlog(
+    db: Database,
+    chunk_size: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Index every deferred range, a chunk of ids per transaction.
+
+    Several workers may run this at once: each takes a different range
+    (``SKIP LOCKED``). Indexing is idempotent, so a chunk redone after a
+    crash changes nothing. Returns how many documents were added.
+    """
+    if db.dialect != "postgresql":
+        return 0
+    added = 0
+    while True:
+        async with db.session(write=True) as session:
+            pending = (await session.execute(_NEXT_RANGE)).first()
+            if pending is None:
+                return added
+            await prepare_bulk_load(session)
+            backlog_id, company_id, first, last = pending
+            upto = min(last, first + chunk_size - 1)
+            result = await session.execute(
+                _INDEX_RANGE, {"company_id": company_id, "first": first, "last": upto}
+            )
+            if upto == last:
+                done = "DELETE FROM search_backlog WHERE id = :id"
+            else:
+                done = "UPDATE search_backlog SET first_id = :next WHERE id = :id"
+            await session.execute(sa.text(done), {"id": backlog_id, "next": upto + 1})
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        added += count
+        if progress is not None:
+            progress(count)

@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from ability.application.search import index_backlog
 from ability.config import Settings
 from ability.db import Database
 from ability.job import housekeeping
@@ -37,6 +39,7 @@ log = structlog.get_logger()
 TRANSIENT = (DBAPIError, PoolTimeoutError, OSError)
 RECOVERY_INTERVAL = 30.0
 HOUSEKEEPING_INTERVAL = 3600.0
+SEARCH_BACKLOG_INTERVAL = 10.0
 
 
 class JobQueue(Protocol):
@@ -84,7 +87,12 @@ class InProcessRunner:
         for _ in range(self.settings.JOB_CONCURRENCY):
             self._tasks.append(asyncio.create_task(self._work()))
         self._tasks.append(asyncio.create_task(self._recover_forever()))
-        self._tasks.append(asyncio.create_task(self._housekeep_forever()))
+        for name, interval, work in (
+            ("housekeeping", HOUSEKEEPING_INTERVAL, housekeeping.run_all),
+            ("search_backlog", SEARCH_BACKLOG_INTERVAL, index_backlog),
+        ):
+            periodic = self._periodically(name, interval, work)
+            self._tasks.append(asyncio.create_task(periodic))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -116,13 +124,15 @@ class InProcessRunner:
                 log.warning("job.recovery.failed", exc_info=True)
             await asyncio.sleep(RECOVERY_INTERVAL)
 
-    async def _housekeep_forever(self) -> None:
+    async def _periodically(
+        self, name: str, interval: float, work: Callable[[Database], Awaitable[Any]]
+    ) -> None:
         while True:
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            await asyncio.sleep(interval)
             try:
-                await housekeeping.run_all(self.db)
+                await work(self.db)
             except TRANSIENT:
-                log.warning("job.housekeeping.failed", exc_info=True)
+                log.warning(f"job.{name}.failed", exc_info=True)
 
     async def _work(self) -> None:
         while True:

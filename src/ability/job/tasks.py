@@ -18,6 +18,7 @@ import structlog
 from celery import Task
 from celery.signals import worker_process_shutdown
 
+from ability.application.search import index_backlog
 from ability.application.warmup import warm
 from ability.cache.service import Cache
 from ability.celery_app import celery
@@ -118,6 +119,13 @@ def recover() -> int:
 def housekeep() -> None:
     rt = runtime()
     rt.run(housekeeping.run_all(rt.db))
+
+
+@celery.task(name="job.index_search")
+def index_search() -> int:
+    """Index for search what bulk loads left in the backlog."""
+    rt = runtime()
+    return rt.run(index_backlog(rt.db))
 
 
 @celery.task(name="job.warm_cache")

@@ -22,13 +22,10 @@ from ability.models.base import UtcDateTime
 Convert = Callable[[Any], Any]
 T = TypeVar("T")
 
-# A large load's own transaction may use more memory than a request's: the
-# pending entries of GIN indexes are merged in work_mem-sized batches, and a
-# longer pending list is merged less often.
-_BULK_LOAD_SETTINGS = {
-    "work_mem": "256MB",
-    "gin_pending_list_limit": "64MB",
-}
+# A large load's own transaction may use more memory than a request's: GIN
+# indexes merge their pending entries in batches of work_mem. (Their pending
+# list keeps its size: a longer one would only leave the work to searches.)
+_BULK_LOAD_SETTINGS = {"work_mem": "256MB"}
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
