@@ -356,7 +356,7 @@ class TestGet:
         created = api.submit(tenant, api.workflow(tenant))
 
         response = api.client.get(
-            f"/applications/{created['id']}", headers=tenant.headers("reporter")
+            f"/applications/{created['id']}", headers=tenant.headers("reviewer")
         )
 
         assert response.status_code == 200

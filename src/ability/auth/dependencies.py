@@ -57,3 +57,8 @@ def target_company(principal: Principal, company_id: int | None) -> int:
 
 AdminUser = Annotated[Principal, require(Role.ADMIN)]
 ReporterUser = Annotated[Principal, require(Role.REPORTER)]
+# Applications, workflows, jobs and the company itself: every role but
+# reporter, which reads reports only (roles add up, so reporter+member passes).
+ParticipantUser = Annotated[
+    Principal, require(Role.MEMBER, Role.REVIEWER, Role.APPROVER)
+]
