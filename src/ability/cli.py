@@ -134,7 +134,8 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=settings.FORWARDED_ALLOW_IPS is not None,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
 
 

@@ -29,7 +29,7 @@ from ability.admin.endpoints import router as admin_router
 from ability.application.endpoints import router as application_router
 from ability.application.warmup import warm
 from ability.auth.endpoints import router as auth_router
-from ability.auth.ratelimit import RateLimiter
+from ability.auth.ratelimit import LoginLimiter, RateLimiter
 from ability.cache.service import Cache
 from ability.company.endpoints import router as company_router
 from ability.config import Settings
@@ -140,6 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = cache
         app.state.rate_limiter = RateLimiter(
             settings.RATE_LIMIT_PER_MINUTE, cache.client
+        )
+        app.state.login_limiter = LoginLimiter(
+            settings.LOGIN_FAILURES_PER_EMAIL,
+            settings.LOGIN_FAILURES_PER_IP,
+            settings.LOGIN_FAILURE_WINDOW,
+            cache.client,
         )
         app.state.jobs = runner
         await cache.start()

@@ -8,6 +8,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ability.auth.ratelimit import LoginLimiter
 from ability.auth.roles import Role
 from ability.auth.tokens import Principal, read_token
 from ability.dependencies import AppSettings
@@ -33,6 +34,20 @@ async def get_principal(
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def get_login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn takes it from trusted proxy headers)."""
+    return request.client.host if request.client else None
+
+
+LoginThrottle = Annotated[LoginLimiter, Depends(get_login_limiter)]
+ClientIp = Annotated[str | None, Depends(client_ip)]
 
 
 def require(*roles: Role) -> object:
