@@ -119,13 +119,24 @@ async def search_applications(
     "/bulk",
     status_code=201,
     response_model=BulkCreated,
-    responses=error_responses(ForbiddenError, NotFoundError),
+    responses=error_responses(ForbiddenError, NotFoundError, ConflictError),
 )
 async def bulk_create_applications(
-    body: BulkCreate, principal: ParticipantUser, session: WriteSession
+    body: BulkCreate,
+    principal: ParticipantUser,
+    session: WriteSession,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> BulkCreated:
-    """Submit up to 1,000 applications at once: all or none."""
-    ids = await application_service.bulk_create(session, principal, body.applications)
+    """Submit up to 1,000 applications at once: all or none.
+
+    An Idempotency-Key makes retries safe, as for a single create.
+    """
+    ids, replayed = await application_service.bulk_create(
+        session, principal, body.applications, idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return BulkCreated(ids=ids)
 
 
