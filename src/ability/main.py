@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
 
 from ability import __version__, memory, metrics
 from ability.admin.dashboard import router as dashboard_router
@@ -39,7 +38,7 @@ from ability.health.endpoints import router as health_router
 from ability.job.endpoints import router as job_router
 from ability.job.runner import InProcessRunner, JobQueue
 from ability.logging import configure_logging
-from ability.middleware import RequestMiddleware
+from ability.middleware import GZipMiddleware, RequestMiddleware
 from ability.redis import command_client, subscriber_client
 from ability.report.endpoints import router as report_router
 from ability.user.endpoints import router as user_router
