@@ -83,10 +83,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_server(
-    cwd: Path, env: dict[str, str], workers: int = 1
+    cwd: Path, env: dict[str, str], workers: int = 1, wait_ready: bool = True
 ) -> Iterator[Server]:
     """``ability serve`` on a free loopback port, stopped by its pid at exit
-    (uvicorn then stops its worker processes)."""
+    (uvicorn then stops its worker processes). Yields once it is ready, or
+    at once without ``wait_ready``."""
     port = _free_port()
     command = [str(ABILITY), "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
@@ -99,7 +100,8 @@ def running_server(
         )
         try:
             server = Server(process, f"http://127.0.0.1:{port}", cwd)
-            _wait_ready(server)
+            if wait_ready:
+                _wait_ready(server)
             yield server
         finally:
             _stop(process)

@@ -407,6 +407,8 @@ def _check_search_after_changes(story: Story) -> None:
 
 def _check_history(story: Story) -> None:
     reviewer, approver = story.ids["reviewer"], story.ids["approver"]
+    # A reporter reads reports only, not the applications behind them.
+    story.call("reporter", "GET", f"/applications/{story.app('P', 0)}/history", 403)
     cases = {
         story.app("P", 0): [
             (1, "Review", "approve", reviewer),
@@ -425,7 +427,7 @@ def _check_history(story: Story) -> None:
         story.app("P", 30): [],
     }
     for app_id, expected in cases.items():
-        history = story.call("reporter", "GET", f"/applications/{app_id}/history")
+        history = story.call("member", "GET", f"/applications/{app_id}/history")
         got = [
             (h["step_order"], h["step_name"], h["action"], h["actor_id"])
             for h in history

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -46,6 +48,7 @@ app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 log = structlog.get_logger()
+_BACKLOG = 2048  # uvicorn's default
 T = TypeVar("T")
 
 
@@ -117,6 +120,7 @@ def serve(
 ) -> None:
     """Run the API: migrates, seeds the demo on first start, then serves."""
     settings = _settings()
+    sock = _listen(host, port)
     upgrade(settings.DATABASE_URL)
     _export_for_workers(settings, workers)
     metrics_dir.prepare("api")
@@ -125,17 +129,51 @@ def serve(
 
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
     if settings.is_sqlite and settings.SEED_DEMO:
+        # The socket already listens: connections from here on are queued
+        # until the application has started, never refused.
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)
-    uvicorn.run(
+    config = uvicorn.Config(
         "ability.main:create_app",
         factory=True,
-        host=host,
-        port=port,
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=settings.FORWARDED_ALLOW_IPS is not None,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
+    _run(config, sock)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a one-line error and exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        console.print(f"[red]Cannot listen on {host}:{port}:[/red] {reason}")
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)  # handed to the worker processes
+    return sock
+
+
+def _run(config: uvicorn.Config, sock: socket.socket) -> None:
+    """Serve on ``sock``: in this process, or in ``config.workers`` of them."""
+    from uvicorn.supervisors import Multiprocess
+
+    if config.workers > 1:
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:  # the application failed to start
+        raise typer.Exit(3)
 
 
 def _export_for_workers(settings: Settings, workers: int) -> None:

@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     ADMIN_PASSWORD: SecretStr | None = None
     ADMIN_COMPANY: str = "Platform"
 
+    # Sign-in guessing: failed logins per email and per client IP within a
+    # window opened by the first failure, then 429 (0 turns a limit off)
+    LOGIN_FAILURES_PER_EMAIL: int = Field(default=10, ge=0)
+    LOGIN_FAILURES_PER_IP: int = Field(default=100, ge=0)
+    LOGIN_FAILURE_WINDOW: timedelta = Field(
+        default=timedelta(minutes=15), gt=timedelta(0)
+    )
+    # Proxies trusted to name the client in X-Forwarded-For ("10.0.0.5,
+    # 10.0.0.6", or "*"); unset: the peer address is the client
+    FORWARDED_ALLOW_IPS: str | None = None
+
     # Request limits (RATE_LIMIT_PER_MINUTE: per user; 0 turns it off)
     RATE_LIMIT_PER_MINUTE: int = Field(default=0, ge=0)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)

@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
 
 from ability import __version__, memory, metrics
 from ability.admin.dashboard import router as dashboard_router
@@ -29,7 +28,7 @@ from ability.admin.endpoints import router as admin_router
 from ability.application.endpoints import router as application_router
 from ability.application.warmup import warm
 from ability.auth.endpoints import router as auth_router
-from ability.auth.ratelimit import RateLimiter
+from ability.auth.ratelimit import LoginLimiter, RateLimiter
 from ability.cache.service import Cache
 from ability.company.endpoints import router as company_router
 from ability.config import Settings
@@ -39,7 +38,7 @@ from ability.health.endpoints import router as health_router
 from ability.job.endpoints import router as job_router
 from ability.job.runner import InProcessRunner, JobQueue
 from ability.logging import configure_logging
-from ability.middleware import RequestMiddleware
+from ability.middleware import GZipMiddleware, RequestMiddleware
 from ability.redis import command_client, subscriber_client
 from ability.report.endpoints import router as report_router
 from ability.user.endpoints import router as user_router
@@ -140,6 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = cache
         app.state.rate_limiter = RateLimiter(
             settings.RATE_LIMIT_PER_MINUTE, cache.client
+        )
+        app.state.login_limiter = LoginLimiter(
+            settings.LOGIN_FAILURES_PER_EMAIL,
+            settings.LOGIN_FAILURES_PER_IP,
+            settings.LOGIN_FAILURE_WINDOW,
+            cache.client,
         )
         app.state.jobs = runner
         await cache.start()

@@ -5,9 +5,14 @@ Pure ASGI (no ``BaseHTTPMiddleware``), so it adds little to each request:
 - takes ``X-Request-ID`` (if sane) or makes one, returns it, and binds it
   to every log line of the request;
 - refuses bodies over the limit with 413 before anything parses them;
+- refuses request bodies sent with a content coding (gzip, ...) with 415:
+  bodies are taken as they are;
 - refuses request bodies and query strings that are not valid UTF-8 or
   carry NUL bytes with 422;
 - logs one ``http.request`` line and records per-route figures.
+
+``GZipMiddleware`` compresses large responses for clients whose
+``Accept-Encoding`` accepts gzip, q-values included (``accepts_gzip``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 import structlog
+from starlette.middleware import gzip as starlette_gzip
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ability.metrics import http_recorder
@@ -27,12 +33,22 @@ log = structlog.get_logger("ability.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNMATCHED = "<unmatched>"
+_IDENTITY = (b"", b"identity")
+# RFC 9110 qvalue: "0" or "1" with at most three decimals, never above 1.
+_QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
+_GZIP_NAMES = ("gzip", "x-gzip")
 
 
 class _RejectError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         self.status = status
         self.detail = detail
+        self.headers = headers or []
 
 
 def _check_text(raw: bytes, what: str) -> None:
@@ -49,6 +65,69 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
+
+
+def _joined(scope: Scope, name: bytes) -> bytes | None:
+    """Every value of a list-valued header, as one comma-separated value."""
+    values = [bytes(value) for key, value in scope["headers"] if key == name]
+    return b",".join(values) if values else None
+
+
+def _quality(params: list[str]) -> float | None:
+    """The ``q`` of one Accept-Encoding entry: 1 if absent, None if invalid."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() != "q":
+            continue
+        value = value.strip()
+        return float(value) if _QVALUE.fullmatch(value) else None
+    return 1.0
+
+
+def accepts_gzip(header: bytes | None) -> bool:
+    """Whether an ``Accept-Encoding`` value lets the response be gzipped.
+
+    gzip (or ``x-gzip``) must have a q above 0, named or through ``*``, and
+    not rank below an ``identity`` the client names. No header: no gzip.
+    """
+    if header is None:
+        return False
+    qualities: dict[str, float] = {}
+    for entry in header.decode("latin-1").split(","):
+        coding, *params = entry.split(";")
+        coding = coding.strip().lower()
+        quality = _quality(params)
+        if coding and quality is not None:
+            qualities.setdefault(coding, quality)
+    named = [qualities[name] for name in _GZIP_NAMES if name in qualities]
+    gzip_q = max(named) if named else qualities.get("*", 0.0)
+    return gzip_q > 0 and gzip_q >= qualities.get("identity", 0.0)
+
+
+class GZipMiddleware(starlette_gzip.GZipMiddleware):
+    """Starlette's gzip, chosen by ``accepts_gzip`` rather than by finding
+    "gzip" anywhere in the header (which gzips for ``gzip;q=0``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        responder: ASGIApp
+        if accepts_gzip(_joined(scope, b"accept-encoding")):
+            responder = starlette_gzip.GZipResponder(
+                self.app,
+                self.minimum_size,
+                compresslevel=self.compresslevel,
+                thread_minimum_size=self.thread_minimum_size,
+                exclude_content_types=self.exclude_content_types,
+            )
+        else:
+            responder = starlette_gzip.IdentityResponder(
+                self.app,
+                self.minimum_size,
+                exclude_content_types=self.exclude_content_types,
+            )
+        await responder(scope, receive, send)
 
 
 def route_of(scope: Scope) -> str:
@@ -110,6 +189,13 @@ class RequestMiddleware:
         query = scope.get("query_string", b"")
         if query:
             _check_text(unquote_to_bytes(query.replace(b"+", b" ")), "query string")
+        coding = _joined(scope, b"content-encoding")
+        if coding is not None and coding.strip().lower() not in _IDENTITY:
+            raise _RejectError(
+                415,
+                "Content-Encoding is not supported; send the body uncompressed",
+                [(b"accept-encoding", b"identity")],
+            )
         length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
@@ -145,6 +231,7 @@ class RequestMiddleware:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
+        headers.extend(reject.headers)
         if reject.status == 413:
             headers.append((b"connection", b"close"))
         await send(

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
+
+import httpx2
 
 from tests.conftest import Api
 from tests.factories import Tenant
@@ -350,13 +354,111 @@ class TestBulkCreate:
         assert _count(api, tenant) == 0
 
 
+def _bulk(
+    api: Api, tenant: Tenant, items: list[dict[str, Any]], key: str, who: str = "member"
+) -> httpx2.Response:
+    return api.client.post(
+        "/applications/bulk",
+        headers={**tenant.headers(who), "Idempotency-Key": key},
+        json={"applications": items},
+    )
+
+
+def _items(workflow_id: int, *titles: str) -> list[dict[str, Any]]:
+    return [{"title": title, "workflow_id": workflow_id} for title in titles]
+
+
+class TestBulkCreateIdempotency:
+    def test_retry_with_the_same_key_returns_the_first_ids(self, api: Api) -> None:
+        tenant = api.tenant()
+        items = _items(api.workflow(tenant), "Chair", "Desk", "Lamp")
+        first = _bulk(api, tenant, items, "bulk-7")
+
+        retry = _bulk(api, tenant, items, "bulk-7")
+
+        assert first.status_code == retry.status_code == 201
+        assert retry.json() == first.json()
+        assert len(first.json()["ids"]) == 3
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert "Idempotent-Replayed" not in first.headers
+        assert _count(api, tenant) == 3
+
+    def test_same_key_with_different_items_is_422(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        _bulk(api, tenant, _items(workflow_id, "Chair", "Desk"), "bulk-7")
+
+        response = _bulk(api, tenant, _items(workflow_id, "Chair", "Sofa"), "bulk-7")
+
+        assert response.status_code == 422
+        assert response.json()["error"] == "IdempotencyKeyReusedError"
+        assert _count(api, tenant) == 2
+
+    def test_a_key_used_by_a_single_create_is_not_replayed_as_bulk(
+        self, api: Api
+    ) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        api.client.post(
+            "/applications",
+            headers={**tenant.headers("member"), "Idempotency-Key": "shared"},
+            json={"title": "Chair", "workflow_id": workflow_id},
+        )
+
+        response = _bulk(api, tenant, _items(workflow_id, "Chair"), "shared")
+
+        assert response.status_code == 422
+        assert _count(api, tenant) == 1
+
+    def test_the_same_key_of_another_user_is_independent(self, api: Api) -> None:
+        tenant = api.tenant()
+        items = _items(api.workflow(tenant), "Chair")
+
+        mine = _bulk(api, tenant, items, "k", who="member")
+        theirs = _bulk(api, tenant, items, "k", who="reviewer")
+
+        assert mine.status_code == theirs.status_code == 201
+        assert mine.json()["ids"] != theirs.json()["ids"]
+        assert _count(api, tenant) == 2
+
+    def test_a_failed_bulk_leaves_the_key_unused(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        bad = [*_items(workflow_id, "Chair"), {"title": "Desk", "workflow_id": 999}]
+
+        failed = _bulk(api, tenant, bad, "bulk-9")
+        fixed = _bulk(api, tenant, _items(workflow_id, "Chair", "Desk"), "bulk-9")
+
+        assert failed.status_code == 404
+        assert fixed.status_code == 201
+        assert _count(api, tenant) == 2
+
+    def test_concurrent_retries_create_the_items_once(self, api: Api) -> None:
+        tenant = api.tenant()
+        items = _items(api.workflow(tenant), *(f"Item {n}" for n in range(20)))
+        barrier = threading.Barrier(4)
+
+        def send(_: int) -> httpx2.Response:
+            barrier.wait(timeout=10)
+            return _bulk(api, tenant, items, "race")
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            responses = list(pool.map(send, range(4)))
+
+        created = [r.json()["ids"] for r in responses if r.status_code == 201]
+        assert created  # at least one request went through
+        assert all(ids == created[0] for ids in created)
+        assert {r.status_code for r in responses} <= {201, 409}
+        assert _count(api, tenant) == 20
+
+
 class TestGet:
     def test_returns_the_application(self, api: Api) -> None:
         tenant = api.tenant()
         created = api.submit(tenant, api.workflow(tenant))
 
         response = api.client.get(
-            f"/applications/{created['id']}", headers=tenant.headers("reporter")
+            f"/applications/{created['id']}", headers=tenant.headers("reviewer")
         )
 
         assert response.status_code == 200

@@ -112,7 +112,7 @@ class TestProgress:
         tenant = api.tenant()
         created = api.submit(tenant, api.workflow(tenant))
 
-        response = api.act(tenant, "reporter", created["id"], "comment", comment="?")
+        response = api.act(tenant, "approver", created["id"], "comment", comment="?")
 
         assert response.status_code == 200
         assert response.json()["status"] == "pending"
@@ -165,7 +165,7 @@ class TestProgress:
         [
             ("approver", "approve"),
             ("member", "approve"),
-            ("reporter", "reject"),
+            ("member", "reject"),
             ("approver", "reject"),
         ],
     )

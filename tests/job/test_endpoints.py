@@ -146,7 +146,7 @@ class TestBatchProcess:
         workflow_id = api.workflow(tenant)
         ids = [api.submit(tenant, workflow_id)["id"] for _ in range(3)]
 
-        job_id = _submit_batch(api, tenant, ids, "comment", who="reporter")
+        job_id = _submit_batch(api, tenant, ids, "comment", who="member")
         api.wait_for_jobs()
 
         assert _job(api, tenant, job_id)["status"] == "succeeded"

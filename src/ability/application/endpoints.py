@@ -17,7 +17,7 @@ from ability.application.schemas import (
     SearchQuery,
 )
 from ability.application.service import application_service
-from ability.auth.dependencies import AdminUser, CurrentUser, target_company
+from ability.auth.dependencies import AdminUser, ParticipantUser, target_company
 from ability.dependencies import AppCache, ReadSession, WriteSession
 from ability.errors import (
     ConflictError,
@@ -59,7 +59,7 @@ def _version_of(if_match: str | None) -> int | None:
 )
 async def create_application(
     body: ApplicationCreate,
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: WriteSession,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -74,9 +74,11 @@ async def create_application(
     return application
 
 
-@router.get("", response_model=Page[Application])
+@router.get(
+    "", response_model=Page[Application], responses=error_responses(ForbiddenError)
+)
 async def list_applications(
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: ReadSession,
     cache: AppCache,
     filters: Annotated[ListFilters, Depends(list_filters)],
@@ -89,9 +91,13 @@ async def list_applications(
     return json_bytes(body)
 
 
-@router.get("/search", response_model=Page[Application])
+@router.get(
+    "/search",
+    response_model=Page[Application],
+    responses=error_responses(ForbiddenError),
+)
 async def search_applications(
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: ReadSession,
     query: Annotated[SearchQuery, Query()],
     page: Pagination,
@@ -113,24 +119,35 @@ async def search_applications(
     "/bulk",
     status_code=201,
     response_model=BulkCreated,
-    responses=error_responses(ForbiddenError, NotFoundError),
+    responses=error_responses(ForbiddenError, NotFoundError, ConflictError),
 )
 async def bulk_create_applications(
-    body: BulkCreate, principal: CurrentUser, session: WriteSession
+    body: BulkCreate,
+    principal: ParticipantUser,
+    session: WriteSession,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> BulkCreated:
-    """Submit up to 1,000 applications at once: all or none."""
-    ids = await application_service.bulk_create(session, principal, body.applications)
+    """Submit up to 1,000 applications at once: all or none.
+
+    An Idempotency-Key makes retries safe, as for a single create.
+    """
+    ids, replayed = await application_service.bulk_create(
+        session, principal, body.applications, idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return BulkCreated(ids=ids)
 
 
 @router.get(
     "/{application_id}",
     response_model=Application,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(ForbiddenError, NotFoundError),
 )
 async def get_application(
     application_id: IdPath,
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: ReadSession,
     cache: AppCache,
 ) -> Response:
@@ -149,7 +166,7 @@ async def get_application(
 async def update_application(
     application_id: IdPath,
     body: ApplicationUpdate,
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: WriteSession,
     response: Response,
     if_match: IfMatch = None,
@@ -182,7 +199,7 @@ async def delete_application(
 async def progress_application(
     application_id: IdPath,
     body: Progress,
-    principal: CurrentUser,
+    principal: ParticipantUser,
     read: ReadSession,
     write: WriteSession,
 ) -> Application:
@@ -201,10 +218,10 @@ async def progress_application(
 @router.get(
     "/{application_id}/history",
     response_model=list[HistoryEntry],
-    responses=error_responses(NotFoundError),
+    responses=error_responses(ForbiddenError, NotFoundError),
 )
 async def application_history(
-    application_id: IdPath, principal: CurrentUser, session: ReadSession
+    application_id: IdPath, principal: ParticipantUser, session: ReadSession
 ) -> list[HistoryEntry]:
     """Every action taken on the application, oldest first."""
     return await application_service.history(

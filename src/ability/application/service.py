@@ -16,6 +16,7 @@ from ability.application.schemas import (
     Application,
     ApplicationCreate,
     ApplicationUpdate,
+    BulkCreated,
     HistoryEntry,
     Progress,
 )
@@ -73,9 +74,15 @@ def _position(app: Application) -> Keyset:
     return Keyset(app.created_at, app.id)
 
 
-def _request_hash(body: ApplicationCreate) -> str:
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+def _request_hash(request: Any) -> str:
+    """A fingerprint of a request's JSON, to tell a retry from a new request."""
+    canonical = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
+
+
+def _bulk_request(bodies: list[ApplicationCreate]) -> dict[str, Any]:
+    # The shape of the bulk body: never equal to a single create's request.
+    return {"applications": [body.model_dump(mode="json") for body in bodies]}
 
 
 class ApplicationService:
@@ -124,18 +131,25 @@ class ApplicationService:
     ) -> tuple[Application, bool]:
         """Submit one application; returns it and whether it is a replay."""
         company_id, rows = await self._new_rows(session, principal, [body])
+        request_hash = _request_hash(body.model_dump(mode="json"))
         if idempotency_key is not None:
             replay = await self._replay(
-                session, principal, company_id, idempotency_key, body
+                session, principal, company_id, idempotency_key, request_hash
             )
             if replay is not None:
-                return replay, True
+                return Application.model_validate(replay), True
+
         repository = ApplicationRepository(session, company_id)
         application = to_schema((await repository.insert_many(rows))[0])
         _changed(session, company_id, [application.id])
         if idempotency_key is not None:
             await self._remember(
-                session, principal, company_id, idempotency_key, body, application
+                session,
+                principal,
+                company_id,
+                idempotency_key,
+                request_hash,
+                application.model_dump(mode="json"),
             )
         log.info("application.create.done", application_id=application.id)
         return application, False
@@ -146,17 +160,18 @@ class ApplicationService:
         principal: Principal,
         company_id: int,
         key: str,
-        body: ApplicationCreate,
-    ) -> Application | None:
+        request_hash: str,
+    ) -> dict[str, Any] | None:
+        """The response first given for ``key``, if this request was made."""
         stored = await session.get(IdempotencyKey, (company_id, principal.user_id, key))
         if stored is None:
             return None
-        if stored.request_hash != _request_hash(body):
+        if stored.request_hash != request_hash:
             raise IdempotencyKeyReusedError(
                 "Idempotency-Key was already used with a different request"
             )
         log.info("application.create.replayed", idempotency_key=key)
-        return Application.model_validate(stored.response)
+        return stored.response
 
     async def _remember(
         self,
@@ -164,16 +179,16 @@ class ApplicationService:
         principal: Principal,
         company_id: int,
         key: str,
-        body: ApplicationCreate,
-        application: Application,
+        request_hash: str,
+        response: dict[str, Any],
     ) -> None:
         record = IdempotencyKey(
             company_id=company_id,
             user_id=principal.user_id,
             key=key,
-            request_hash=_request_hash(body),
+            request_hash=request_hash,
             status_code=201,
-            response=application.model_dump(mode="json"),
+            response=response,
             created_at=utcnow(),
         )
         try:
@@ -190,13 +205,35 @@ class ApplicationService:
         session: AsyncSession,
         principal: Principal,
         bodies: list[ApplicationCreate],
-    ) -> list[int]:
-        """Submit many applications in one transaction: all or none."""
+        idempotency_key: str | None = None,
+    ) -> tuple[list[int], bool]:
+        """Submit many applications in one transaction: all or none.
+
+        Returns the new ids and whether they replay an earlier request.
+        """
         company_id, rows = await self._new_rows(session, principal, bodies)
+        request_hash = _request_hash(_bulk_request(bodies))
+        if idempotency_key is not None:
+            replay = await self._replay(
+                session, principal, company_id, idempotency_key, request_hash
+            )
+            if replay is not None:
+                return BulkCreated.model_validate(replay).ids, True
+
         inserted = await ApplicationRepository(session, company_id).insert_many(rows)
-        _changed(session, company_id, [row["id"] for row in inserted])
+        ids = [row["id"] for row in inserted]
+        _changed(session, company_id, ids)
+        if idempotency_key is not None:
+            await self._remember(
+                session,
+                principal,
+                company_id,
+                idempotency_key,
+                request_hash,
+                BulkCreated(ids=ids).model_dump(mode="json"),
+            )
         log.info("application.bulk_create.done", count=len(inserted))
-        return [row["id"] for row in inserted]
+        return ids, False
 
     async def _load(self, repository: ApplicationRepository, app_id: int) -> RowMapping:
         row = await repository.get_by_id(app_id)

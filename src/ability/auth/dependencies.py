@@ -8,6 +8,7 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ability.auth.ratelimit import LoginLimiter
 from ability.auth.roles import Role
 from ability.auth.tokens import Principal, read_token
 from ability.dependencies import AppSettings
@@ -35,6 +36,20 @@ async def get_principal(
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
+def get_login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn takes it from trusted proxy headers)."""
+    return request.client.host if request.client else None
+
+
+LoginThrottle = Annotated[LoginLimiter, Depends(get_login_limiter)]
+ClientIp = Annotated[str | None, Depends(client_ip)]
+
+
 def require(*roles: Role) -> object:
     """A dependency that admits admins and holders of any of ``roles``."""
 
@@ -57,3 +72,8 @@ def target_company(principal: Principal, company_id: int | None) -> int:
 
 AdminUser = Annotated[Principal, require(Role.ADMIN)]
 ReporterUser = Annotated[Principal, require(Role.REPORTER)]
+# Applications, workflows, jobs and the company itself: every role but
+# reporter, which reads reports only (roles add up, so reporter+member passes).
+ParticipantUser = Annotated[
+    Principal, require(Role.MEMBER, Role.REVIEWER, Role.APPROVER)
+]

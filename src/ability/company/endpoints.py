@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ability.auth.dependencies import CurrentUser
+from ability.auth.dependencies import CurrentUser, ParticipantUser
 from ability.company.schemas import Company, CompanyCreate
 from ability.company.service import company_service
 from ability.dependencies import ReadSession, WriteSession
@@ -29,10 +29,12 @@ async def create_company(
 
 
 @router.get(
-    "/{company_id}", response_model=Company, responses=error_responses(NotFoundError)
+    "/{company_id}",
+    response_model=Company,
+    responses=error_responses(ForbiddenError, NotFoundError),
 )
 async def get_company(
-    company_id: IdPath, principal: CurrentUser, session: ReadSession
+    company_id: IdPath, principal: ParticipantUser, session: ReadSession
 ) -> CompanyRow:
     """One company: your own, or any for platform admins."""
     return await company_service.get(session, principal, company_id)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from ability.auth.dependencies import AdminUser, CurrentUser, target_company
+from ability.auth.dependencies import AdminUser, ParticipantUser, target_company
 from ability.dependencies import AppCache, ReadSession, WriteSession
 from ability.errors import ForbiddenError, NotFoundError, error_responses
 from ability.kit.pagination import Page, PageRequest, page_request
@@ -30,9 +30,11 @@ async def create_workflow(
     return await workflow_service.create(session, company_id, body)
 
 
-@router.get("", response_model=Page[Workflow])
+@router.get(
+    "", response_model=Page[Workflow], responses=error_responses(ForbiddenError)
+)
 async def list_workflows(
-    principal: CurrentUser,
+    principal: ParticipantUser,
     session: ReadSession,
     page: Annotated[PageRequest, Depends(page_request)],
     workflow_type: Annotated[WorkflowType | None, Query()] = None,
@@ -46,10 +48,13 @@ async def list_workflows(
 @router.get(
     "/{workflow_id}",
     response_model=Workflow,
-    responses=error_responses(NotFoundError),
+    responses=error_responses(ForbiddenError, NotFoundError),
 )
 async def get_workflow(
-    workflow_id: IdPath, principal: CurrentUser, session: ReadSession, cache: AppCache
+    workflow_id: IdPath,
+    principal: ParticipantUser,
+    session: ReadSession,
+    cache: AppCache,
 ) -> Response:
     """One workflow, with the steps of its current version."""
     company_id = principal.company_id
