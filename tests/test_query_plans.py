@@ -268,10 +268,10 @@ CASES: dict[str, Case] = {
     "progress: approvals of the step": Case(
         _approvals, "ix_application_events_company_app"
     ),
-    "search": Case(_search(["laptop"]), {PG: "ix_application_search_company_document"}),
+    "search": Case(_search(["laptop"]), {PG: "ix_application_search_document"}),
     "search two terms by status": Case(
         _search(["laptop", "finance"], frozenset({Status.PENDING})),
-        {PG: "ix_application_search_company_document"},
+        {PG: "ix_application_search_document"},
     ),
     "report count by status": Case(_report(_by_status), covered=True),
     "report count by status over a month": Case(

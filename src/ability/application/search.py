@@ -2,9 +2,10 @@
 
 SQLite uses the FTS5 table ``applications_fts`` (BM25 ranking, the company as
 an indexed token); PostgreSQL the table ``application_search`` (one tsvector
-per application, GIN index over (company_id, document), ``ts_rank``). Both
-are kept by triggers as applications are written (migrations 0001, 0005) and
-both searches return application rows, best match first.
+per application with the company as a term of its own, a GIN index,
+``ts_rank``). Both are kept by triggers as applications are written
+(migrations 0001, 0005) and both searches return application rows, best
+match first.
 
 On PostgreSQL a bulk load may defer its documents (``indexing_deferred``):
 the load records its range of ids in ``search_backlog`` and
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,7 +68,10 @@ def _sqlite_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
         )
         .order_by(fts.c.rank, applications.c.id)
     )
-    return statement
+    clause = status_clause(request.statuses)
+    if clause is not None:
+        statement = statement.where(clause)
+    return statement.limit(request.limit).offset(request.offset)
 
 
 _documents = sa.table(
@@ -78,26 +83,37 @@ _documents = sa.table(
 
 
 def _postgres_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
-    query = sa.func.to_tsquery(
+    words = sa.func.to_tsquery(
         sa.literal_column("'simple'"),
         " & ".join(term.replace("'", "") for term in request.terms),
     )
-    document = _documents.c.document
-    return (
+    # The company's own term (migration 0005); the id is an int, never text.
+    company = sa.cast(
+        sa.literal(f"'company {int(request.company_id)}'"), postgresql.TSQUERY
+    )
+    rank = sa.func.ts_rank(_documents.c.document, words).label("rank")
+    ranked = sa.select(_documents.c.application_id, rank).where(
+        _documents.c.document.op("@@")(words.op("&&")(company)),
+        _documents.c.company_id == request.company_id,
+    )
+    clause = status_clause(request.statuses)
+    if clause is None:
+        # Rank and cut in the narrow table; fetch only the page's rows.
+        ranked = ranked.order_by(rank.desc(), _documents.c.application_id)
+        ranked = ranked.limit(request.limit).offset(request.offset)
+    matches = ranked.subquery("matches")
+    statement = (
         sa.select(applications)
-        .select_from(
-            _documents.join(
-                applications, applications.c.id == _documents.c.application_id
-            )
-        )
+        .join(matches, applications.c.id == matches.c.application_id)
         .where(
-            _documents.c.company_id == request.company_id,
-            document.op("@@")(query),
             applications.c.company_id == request.company_id,
             sa.text(NOT_DELETED_SQL),
         )
-        .order_by(sa.func.ts_rank(document, query).desc(), applications.c.id)
+        .order_by(matches.c.rank.desc(), applications.c.id)
     )
+    if clause is None:
+        return statement
+    return statement.where(clause).limit(request.limit).offset(request.offset)
 
 
 _STATEMENTS = {"sqlite": _sqlite_statement, "postgresql": _postgres_statement}
@@ -108,10 +124,6 @@ async def search(session: AsyncSession, request: SearchRequest) -> list[RowMappi
     if not request.terms:
         return []
     statement = _STATEMENTS[session.get_bind().dialect.name](request)
-    clause = status_clause(request.statuses)
-    if clause is not None:
-        statement = statement.where(clause)
-    statement = statement.limit(request.limit).offset(request.offset)
     return list((await session.execute(statement)).mappings())
 
 
@@ -153,7 +165,7 @@ _NEXT_RANGE = sa.text(
 )
 _INDEX_RANGE = sa.text(
     "INSERT INTO application_search (application_id, company_id, document) "
-    "SELECT id, company_id, application_document(title, description) "
+    "SELECT id, company_id, application_document(company_id, title, description) "
     "FROM applications "
     "WHERE company_id = :company_id AND id BETWEEN :first AND :last "
     "AND NOT is_deleted "
