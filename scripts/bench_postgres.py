@@ -157,8 +157,11 @@ def api_server(env: dict[str, str], workers: int) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-async def load(settings: Settings, applications: int, imports: int, work: Path) -> str:
-    """Seed, import, analyze; returns the login of company 1's admin."""
+async def load(
+    settings: Settings, applications: int, imports: int, work: Path
+) -> tuple[str, str]:
+    """Seed, then import into the second company; returns the logins of the
+    first company's admin (a typical tenant) and the second's (a large one)."""
     db = Database.from_settings(settings)
     started = time.perf_counter()
     tenants = await generate(db, 100, applications)
@@ -169,12 +172,14 @@ async def load(settings: Settings, applications: int, imports: int, work: Path) 
     )
     async with db.session(write=False) as session:
         result = await session.execute(
-            sa.select(User.email).where(User.company_id == tenants[0].company_id)
+            sa.select(User.email).where(
+                User.company_id.in_([t.company_id for t in tenants[:2]])
+            )
         )
-        emails = list(result.scalars())
-    admin = next(e for e in emails if e.startswith("admin@"))
-    member = next(e for e in emails if e.startswith("member@"))
-    workflow_id = tenants[0].workflows[0][0]
+        emails = sorted(result.scalars())
+    admin, large_admin = (e for e in emails if e.startswith("admin@"))
+    member = next(e for e in emails if e.startswith("member@c0002"))
+    workflow_id = tenants[1].workflows[0][0]
     path = work / "import.jsonl"
     rng = random.Random(3)
     with path.open("wb") as out:
@@ -204,7 +209,7 @@ async def load(settings: Settings, applications: int, imports: int, work: Path) 
         f"committed to searchable: {result.imported / (took + indexing):,.0f} rows/s"
     )
     await db.dispose()
-    return admin
+    return admin, large_admin
 
 
 def main() -> None:
@@ -224,7 +229,7 @@ def main() -> None:
         url = pg.url()
         upgrade(url)
         settings = Settings(DATABASE_URL=url, SECRET_KEY="b" * 48, LOG_LEVEL="WARNING")
-        admin = asyncio.run(load(settings, args.applications, args.imports, work))
+        logins = asyncio.run(load(settings, args.applications, args.imports, work))
         subprocess.run(
             [
                 "psql",
@@ -252,13 +257,19 @@ def main() -> None:
         uncached = stack.enter_context(
             api_server({**env, "ABILITY_CACHE_ENABLED": "false"}, args.workers)
         )
-        run(cached, uncached, admin, args.seconds)
+        run(cached, uncached, logins, args.seconds)
 
 
-def run(cached: str, uncached: str, admin: str, seconds: int) -> None:
-    token = httpx.post(
-        cached + "/auth/login", json={"email": admin, "password": SEED_PASSWORD}
-    ).json()["access_token"]
+def _token(base: str, email: str) -> str:
+    response = httpx.post(
+        base + "/auth/login", json={"email": email, "password": SEED_PASSWORD}
+    )
+    token: str = response.json()["access_token"]
+    return token
+
+
+def run(cached: str, uncached: str, logins: tuple[str, str], seconds: int) -> None:
+    token, large = (_token(cached, email) for email in logins)
     auth = {"Authorization": f"Bearer {token}"}
     ids: list[int] = []
     cursor = None
@@ -268,6 +279,7 @@ def run(cached: str, uncached: str, admin: str, seconds: int) -> None:
         ids += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
     hot = [f"/applications/{i}" for i in ids[:100]]
+    searches = [f"/applications/search?query={w}" for w in WORDS]
     cold = [f"/applications/{i}" for i in ids]
     scenarios = [
         ("bare /health/live (cached server)", cached, ["/health/live"]),
@@ -278,10 +290,13 @@ def run(cached: str, uncached: str, admin: str, seconds: int) -> None:
         ("list first page (uncached)", uncached, ["/applications"]),
         ("list page 500 by offset", uncached, ["/applications?page=500"]),
         ("list page 500 by cursor", uncached, [f"/applications?cursor={cursor}"]),
-        ("search", uncached, [f"/applications/search?query={w}" for w in WORDS]),
+        ("search", uncached, searches),
+        ("search, company with the import", uncached, searches),
     ]
+    tokens = [token] * (len(scenarios) - 1) + [large]
     figures = [
-        wrk(name, base, paths, token, seconds) for name, base, paths in scenarios
+        wrk(name, base, paths, who, seconds)
+        for (name, base, paths), who in zip(scenarios, tokens, strict=True)
     ]
     bare = {cached: figures[0], uncached: figures[2]}
     table = Table(title=f"PostgreSQL + Redis, wrk -t2 -c32 -d{seconds}s")
