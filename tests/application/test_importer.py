@@ -172,8 +172,20 @@ class TestImport:
         assert _titles(api, other.company_id) == []
 
     def test_an_unknown_submitter_is_refused(self, api: Api) -> None:
-        with pytest.raises(UnprocessableError, match="no user"):
+        with pytest.raises(UnprocessableError, match="no active user"):
             api.run(lambda: import_applications(api.db, [], "nobody@nowhere.test"))
+
+    def test_a_reporter_cannot_be_the_submitter(self, api: Api) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        lines = _lines({"title": "Desk", "workflow_id": workflow_id})
+
+        with pytest.raises(UnprocessableError, match="may not submit"):
+            api.run(
+                lambda: import_applications(api.db, lines, tenant.emails["reporter"])
+            )
+
+        assert _titles(api, tenant.company_id) == []
 
 
 def _insert(api: Api, **values: Any) -> None:

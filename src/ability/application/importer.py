@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from ability.application.repository import applications
 from ability.application.schemas import ApplicationCreate
 from ability.application.search import indexing_deferred
+from ability.auth.dependencies import PARTICIPANT_ROLES
+from ability.auth.service import principal_of
 from ability.cache import scopes
 from ability.db import Database, changed
 from ability.errors import UnprocessableError
@@ -78,8 +80,13 @@ async def import_applications(
     """Import every line as an application submitted by ``submitter_email``."""
     async with db.session(write=True) as session:
         user = await UserRepository(session).get_by_email(submitter_email)
-        if user is None:
-            raise UnprocessableError(f"no user {submitter_email}")
+        if user is None or not user.is_active:
+            raise UnprocessableError(f"no active user {submitter_email}")
+        if not principal_of(user).has_any(*PARTICIPANT_ROLES):
+            raise UnprocessableError(
+                f"{submitter_email} may not submit applications (roles: "
+                f"{', '.join(user.roles)})"
+            )
         company_id = user.company_id
         versions = await WorkflowRepository(session, company_id).versions()
         writer = await BulkWriter.open(session, applications, _COLUMNS)

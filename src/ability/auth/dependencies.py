@@ -74,6 +74,5 @@ AdminUser = Annotated[Principal, require(Role.ADMIN)]
 ReporterUser = Annotated[Principal, require(Role.REPORTER)]
 # Applications, workflows, jobs and the company itself: every role but
 # reporter, which reads reports only (roles add up, so reporter+member passes).
-ParticipantUser = Annotated[
-    Principal, require(Role.MEMBER, Role.REVIEWER, Role.APPROVER)
-]
+PARTICIPANT_ROLES = (Role.MEMBER, Role.REVIEWER, Role.APPROVER)
+ParticipantUser = Annotated[Principal, require(*PARTICIPANT_ROLES)]
