@@ -19,6 +19,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -30,13 +31,16 @@ from ability.db import Database
 from ability.kit.bulk import prepare_bulk_load
 from ability.models.application import NOT_DELETED_SQL, Status
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word is a run of letters and digits; anything else separates words, in
+# documents (FTS5's unicode61 tokenizer; migration 0005 on PostgreSQL) as in
+# queries. Each database folds case its own way, the same for both sides.
+_WORD = re.compile(r"[^\W_]+")
 MAX_TERMS = 16
 
 
 def terms_of(query: str) -> list[str]:
-    """The words of a query, lower-cased, without operators or punctuation."""
-    return [word.lower() for word in _WORD.findall(query)][:MAX_TERMS]
+    """The words of a query, without operators or punctuation."""
+    return _WORD.findall(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +58,12 @@ def _fts5_match(company_id: int, terms: list[str]) -> str:
     return f'company : "c{company_id}" AND {{title description}} : ({words})'
 
 
-def _sqlite_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
-    fts = sa.table("applications_fts", sa.column("rowid"), sa.column("rank"))
-    statement = (
-        sa.select(applications)
-        .select_from(fts.join(applications, applications.c.id == fts.c.rowid))
-        .where(
-            sa.text("applications_fts MATCH :match").bindparams(
-                match=_fts5_match(request.company_id, request.terms)
-            ),
-            applications.c.company_id == request.company_id,
-            sa.text(NOT_DELETED_SQL),
-        )
-        .order_by(fts.c.rank, applications.c.id)
+def _fts5_matches(request: SearchRequest) -> tuple[sa.FromClause, list[Any]]:
+    fts = sa.table("applications_fts", sa.column("rowid"))
+    match = sa.text("applications_fts MATCH :match").bindparams(
+        match=_fts5_match(request.company_id, request.terms)
     )
-    clause = status_clause(request.statuses)
-    if clause is not None:
-        statement = statement.where(clause)
-    return statement.limit(request.limit).offset(request.offset)
+    return fts.join(applications, applications.c.id == fts.c.rowid), [match]
 
 
 _documents = sa.table(
@@ -82,41 +74,92 @@ _documents = sa.table(
 )
 
 
-def _postgres_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
-    words = sa.func.to_tsquery(
-        sa.literal_column("'simple'"),
-        " & ".join(term.replace("'", "") for term in request.terms),
-    )
+def _words(request: SearchRequest) -> sa.ColumnElement[Any]:
+    # Terms are letters and digits only, so they cannot be tsquery syntax.
+    query = " & ".join(request.terms)
+    return sa.func.to_tsquery(sa.literal_column("'simple'"), query)
+
+
+def _document_conditions(request: SearchRequest) -> list[Any]:
+    words = _words(request)
     # The company's own term (migration 0005); the id is an int, never text.
     company = sa.cast(
         sa.literal(f"'company {int(request.company_id)}'"), postgresql.TSQUERY
     )
-    rank = sa.func.ts_rank(_documents.c.document, words).label("rank")
-    ranked = sa.select(_documents.c.application_id, rank).where(
+    return [
+        # Words the parser drops (a lone "½") leave an empty query, which
+        # would match every document of the company.
+        sa.func.numnode(words) > 0,
         _documents.c.document.op("@@")(words.op("&&")(company)),
         _documents.c.company_id == request.company_id,
+    ]
+
+
+def _postgres_matches(request: SearchRequest) -> tuple[sa.FromClause, list[Any]]:
+    join = _documents.join(
+        applications, applications.c.id == _documents.c.application_id
     )
+    return join, _document_conditions(request)
+
+
+def _conditions(request: SearchRequest, own: list[Any]) -> list[Any]:
+    """Every condition of a search: the database's match, company, status."""
+    conditions = [
+        *own,
+        applications.c.company_id == request.company_id,
+        sa.text(NOT_DELETED_SQL),
+    ]
     clause = status_clause(request.statuses)
-    if clause is None:
-        # Rank and cut in the narrow table; fetch only the page's rows.
-        ranked = ranked.order_by(rank.desc(), _documents.c.application_id)
-        ranked = ranked.limit(request.limit).offset(request.offset)
-    matches = ranked.subquery("matches")
-    statement = (
+    return conditions if clause is None else [*conditions, clause]
+
+
+def _sqlite_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
+    source, own = _fts5_matches(request)
+    rank: sa.ColumnElement[Any] = sa.literal_column("applications_fts.rank")
+    return (
         sa.select(applications)
-        .join(matches, applications.c.id == matches.c.application_id)
-        .where(
-            applications.c.company_id == request.company_id,
-            sa.text(NOT_DELETED_SQL),
-        )
-        .order_by(matches.c.rank.desc(), applications.c.id)
+        .select_from(source)
+        .where(*_conditions(request, own))
+        .order_by(rank, applications.c.id)
+        .limit(request.limit)
+        .offset(request.offset)
     )
-    if clause is None:
-        return statement
-    return statement.where(clause).limit(request.limit).offset(request.offset)
+
+
+def _postgres_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
+    rank: sa.ColumnElement[Any] = sa.func.ts_rank(
+        _documents.c.document, _words(request)
+    )
+    if status_clause(request.statuses) is not None:
+        # The status lives in applications: filter, then rank what is left.
+        source, own = _postgres_matches(request)
+        return (
+            sa.select(applications)
+            .select_from(source)
+            .where(*_conditions(request, own))
+            .order_by(rank.desc(), applications.c.id)
+            .limit(request.limit)
+            .offset(request.offset)
+        )
+    # Rank and cut in the narrow table; fetch only the page's rows.
+    ranked = (
+        sa.select(_documents.c.application_id, rank.label("rank"))
+        .where(*_document_conditions(request))
+        .order_by(rank.desc(), _documents.c.application_id)
+        .limit(request.limit)
+        .offset(request.offset)
+        .subquery("ranked")
+    )
+    return (
+        sa.select(applications)
+        .join(ranked, applications.c.id == ranked.c.application_id)
+        .where(*_conditions(request, []))
+        .order_by(ranked.c.rank.desc(), applications.c.id)
+    )
 
 
 _STATEMENTS = {"sqlite": _sqlite_statement, "postgresql": _postgres_statement}
+_MATCHES = {"sqlite": _fts5_matches, "postgresql": _postgres_matches}
 
 
 async def search(session: AsyncSession, request: SearchRequest) -> list[RowMapping]:
@@ -125,6 +168,17 @@ async def search(session: AsyncSession, request: SearchRequest) -> list[RowMappi
         return []
     statement = _STATEMENTS[session.get_bind().dialect.name](request)
     return list((await session.execute(statement)).mappings())
+
+
+async def count(session: AsyncSession, request: SearchRequest) -> int:
+    """How many applications match, on every page together."""
+    if not request.terms:
+        return 0
+    source, own = _MATCHES[session.get_bind().dialect.name](request)
+    statement = (
+        sa.select(sa.func.count()).select_from(source).where(*_conditions(request, own))
+    )
+    return int((await session.execute(statement)).scalar_one())
 
 
 _NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('applications', 'id'))")
@@ -163,12 +217,15 @@ _NEXT_RANGE = sa.text(
     "SELECT id, company_id, first_id, last_id FROM search_backlog "
     "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
-_INDEX_RANGE = sa.text(
+INDEX_RANGE = sa.text(
     "INSERT INTO application_search (application_id, company_id, document) "
     "SELECT id, company_id, application_document(company_id, title, description) "
     "FROM applications "
     "WHERE company_id = :company_id AND id BETWEEN :first AND :last "
     "AND NOT is_deleted "
+    # A delete committed meanwhile is seen (the row is re-read); one still
+    # to come waits, and its trigger then removes the document added here.
+    "FOR SHARE "
     "ON CONFLICT (application_id) DO NOTHING"
 )
 
@@ -196,7 +253,7 @@ async def index_backlog(
             backlog_id, company_id, first, last = pending
             upto = min(last, first + chunk_size - 1)
             result = await session.execute(
-                _INDEX_RANGE, {"company_id": company_id, "first": first, "last": upto}
+                INDEX_RANGE, {"company_id": company_id, "first": first, "last": upto}
             )
             if upto == last:
                 done = "DELETE FROM search_backlog WHERE id = :id"

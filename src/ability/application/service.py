@@ -335,15 +335,21 @@ class ApplicationService:
         page: PageRequest,
     ) -> Page[Application]:
         """Full-text search over title and description, best first."""
+        terms = fulltext.terms_of(query)
+        if len(terms) > fulltext.MAX_TERMS:
+            raise UnprocessableError(
+                f"query has {len(terms)} words; at most {fulltext.MAX_TERMS}"
+            )
         request = fulltext.SearchRequest(
             company_id=company_id,
-            terms=fulltext.terms_of(query),
+            terms=terms,
             statuses=statuses,
             limit=page.page_size + 1,
             offset=page.offset,
         )
         rows = await fulltext.search(session, request)
-        return build_page([to_schema(r) for r in rows], page, None)
+        total = await fulltext.count(session, request) if page.with_total else None
+        return build_page([to_schema(r) for r in rows], page, None, total)
 
     async def history(
         self, session: AsyncSession, company_id: int, app_id: int

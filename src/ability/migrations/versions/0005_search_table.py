@@ -24,6 +24,15 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Words are runs of letters and digits, as SQLite's FTS5 splits them and as
+# queries are split: "john@acme.com" is found by "acme", "v2.4.1" by "v2".
+WORDS = """
+CREATE FUNCTION application_words(text text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(text, '[^[:alnum:]]+', ' ', 'g')
+$$
+"""
+
 # The company is a term of its own document: one lexeme with a space in it,
 # which no text can produce. A search ANDs it with the words, so the GIN
 # index finds the company's matches without visiting any other company's.
@@ -32,8 +41,13 @@ CREATE FUNCTION application_document(
     company_id bigint, title text, description text
 )
 RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT setweight(to_tsvector('simple', title), 'A')
-        || setweight(to_tsvector('simple', coalesce(description, '')), 'B')
+    SELECT setweight(to_tsvector('simple', application_words(title)), 'A')
+        || setweight(
+            to_tsvector(
+                'simple', application_words(coalesce(description, ''))
+            ),
+            'B'
+        )
         || ('''company ' || company_id::text || '''')::tsvector
 $$
 """
@@ -75,6 +89,7 @@ $$
 """
 
 _UP = [
+    WORDS,
     DOCUMENT,
     """
     CREATE TABLE application_search (
@@ -132,6 +147,7 @@ _DOWN = [
     ) STORED
     """,
     "DROP FUNCTION application_document(bigint, text, text)",
+    "DROP FUNCTION application_words(text)",
     """
     CREATE INDEX ix_applications_company_search ON applications
     USING gin (company_id, search_vector) WHERE is_deleted = false
