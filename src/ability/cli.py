@@ -357,7 +357,8 @@ def import_(
     path: Annotated[
         Path,
         typer.Argument(
-            exists=True, dir_okay=False, help="JSON Lines, one application each."
+            dir_okay=False,
+            help="JSON Lines, one application each; - reads standard input.",
         ),
     ],
     submitter: Annotated[
@@ -370,12 +371,20 @@ def import_(
     from ability.application.search import index_backlog
     from ability.errors import AbilityError
 
+    if str(path) != "-" and not path.exists():
+        console.print(f"[red]No file {path}.[/red]")
+        raise typer.Exit(2)
     settings = _settings()
     upgrade(settings.DATABASE_URL)
-    total = sum(1 for _ in path.open("rb"))
+    # A regular file is read twice, to size the progress bar; a pipe once.
+    total = None
+    if path.is_file():
+        with path.open("rb") as counted:
+            total = sum(1 for line in counted if line.strip())
 
     async def run(db: Database) -> tuple[int, int, float, float]:
-        with _progress() as bar, path.open("rb") as lines:
+        source = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+        with _progress() as bar, source as lines:
             task = bar.add_task("importing", total=total)
             started = time.perf_counter()
             result = await import_applications(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,6 +16,7 @@ from ability.application.importer import ImportLineError, import_applications
 from ability.application.search import index_backlog
 from ability.errors import UnprocessableError
 from ability.models import Application
+from tests._live import ABILITY, server_environment
 from tests.conftest import Api
 
 
@@ -186,6 +190,58 @@ class TestImport:
             )
 
         assert _titles(api, tenant.company_id) == []
+
+
+class TestCommand:
+    """``ability import`` as an operator runs it."""
+
+    def _run(self, api: Api, args: list[str], stdin: bytes = b"") -> str:
+        done = subprocess.run(
+            [str(ABILITY), "import", *args],
+            input=stdin,
+            env=server_environment(
+                ABILITY_DATABASE_URL=api.settings.DATABASE_URL,
+                ABILITY_SECRET_KEY=api.settings.secret_key,
+            ),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        output = (done.stdout + done.stderr).decode()
+        assert done.returncode == 0, output
+        return output
+
+    def test_a_file_with_a_byte_order_mark_or_a_pipe(
+        self, api: Api, tmp_path: Path
+    ) -> None:
+        tenant = api.tenant()
+        workflow_id = api.workflow(tenant)
+        member = tenant.emails["member"]
+        path = tmp_path / "chairs.jsonl"
+        path.write_bytes(
+            codecs.BOM_UTF8
+            + b"".join(
+                _lines(
+                    *(
+                        {"title": f"Chair {n}", "workflow_id": workflow_id}
+                        for n in range(3)
+                    )
+                )
+            )
+        )
+        piped = b"".join(_lines({"title": "Piped desk", "workflow_id": workflow_id}))
+
+        from_file = self._run(api, [str(path), "--as", member])
+        from_pipe = self._run(api, ["-", "--as", member], stdin=piped)
+
+        assert "Imported 3 applications" in from_file
+        assert "Imported 1 applications" in from_pipe
+        assert sorted(_titles(api, tenant.company_id)) == [
+            "Chair 0",
+            "Chair 1",
+            "Chair 2",
+            "Piped desk",
+        ]
 
 
 def _insert(api: Api, **values: Any) -> None:

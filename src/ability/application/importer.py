@@ -10,6 +10,7 @@ committed (``search.index_backlog``).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -154,6 +155,8 @@ class _Records:
     ) -> Iterator[list[tuple[Any, ...]]]:
         chunk: list[tuple[Any, ...]] = []
         for number, line in enumerate(lines, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             if not line.strip():
                 continue
             chunk.append(self.record(number, line))
