@@ -11,7 +11,8 @@ trigger that reads the statement's new rows as a set: it locks every
 distinct referenced workflow and user once (``FOR KEY SHARE``, as a foreign
 key would) and rejects the statement if any is missing. It is also stricter
 than the keys it replaces: the workflow must belong to the application's
-company, so no row can point across tenants.
+company. (The creator may belong to another: a platform admin may submit
+in any company.)
 
 The other side of a foreign key is kept too: a workflow or user that an
 application refers to cannot be deleted, and no referenced id, nor the
