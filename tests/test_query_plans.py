@@ -133,6 +133,16 @@ def _next_page(filters: ListFilters) -> Run:
     return run
 
 
+def _deep_page(filters: ListFilters) -> Run:
+    """Page 50 by number: 980 rows skipped before the page."""
+    page = PageRequest(page=50, page_size=20, after=None, with_total=False)
+
+    async def run(session: AsyncSession, data: Dataset) -> object:
+        return await ApplicationRepository(session, data.company_id).list(filters, page)
+
+    return run
+
+
 def _count(filters: ListFilters) -> Run:
     async def run(session: AsyncSession, data: Dataset) -> object:
         return await ApplicationRepository(session, data.company_id).count(filters)
@@ -255,6 +265,12 @@ CASES: dict[str, Case] = {
     ),
     "list active next page by cursor": Case(
         _next_page(ListFilters(statuses=OPEN)), "ix_applications_open", keyset=True
+    ),
+    "list page 50 by number": Case(
+        _deep_page(ListFilters()), "ix_applications_company_created"
+    ),
+    "list active page 50 by number": Case(
+        _deep_page(ListFilters(statuses=OPEN)), "ix_applications_open"
     ),
     # Counting a whole company, any of its covering indexes serves; the
     # planner rightly takes the smallest.

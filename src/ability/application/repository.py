@@ -71,6 +71,12 @@ async def busiest_companies(session: AsyncSession, limit: int) -> list[int]:
     return list((await session.execute(statement)).scalars())
 
 
+def _order(columns: Any, newest_first: bool) -> list[sa.UnaryExpression[Any]]:
+    """The list order over ``columns`` that have ``created_at`` and ``id``."""
+    keys = (columns.created_at, columns.id)
+    return [key.desc() if newest_first else key.asc() for key in keys]
+
+
 class ApplicationRepository:
     def __init__(self, session: AsyncSession, company_id: int) -> None:
         self.session = session
@@ -175,9 +181,24 @@ class ApplicationRepository:
             statement = statement.where(
                 key < position if filters.newest_first else key > position
             )
-        if filters.newest_first:
-            statement = statement.order_by(_c.created_at.desc(), _c.id.desc())
+        statement = statement.order_by(*_order(_c, filters.newest_first))
+        if not page.offset:
+            statement = statement.limit(page.page_size + 1)
         else:
-            statement = statement.order_by(_c.created_at.asc(), _c.id.asc())
-        statement = statement.offset(page.offset).limit(page.page_size + 1)
+            # A deep page skips its offset in the index alone (the keys are
+            # all there), then reads only the page's rows from the table.
+            # Limit and offset are written into the SQL: a plan made for
+            # unknown ones (PostgreSQL's generic plans) would expect many
+            # rows and read the whole table to join them.
+            window = (
+                statement.with_only_columns(_c.created_at, _c.id)
+                .limit(sa.literal(page.page_size + 1, literal_execute=True))
+                .offset(sa.literal(page.offset, literal_execute=True))
+                .subquery("page")
+            )
+            statement = (
+                sa.select(applications)
+                .join(window, _c.id == window.c.id)
+                .order_by(*_order(window.c, filters.newest_first))
+            )
         return list((await self.session.execute(statement)).mappings())

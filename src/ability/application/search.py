@@ -141,13 +141,15 @@ def _postgres_statement(request: SearchRequest) -> sa.Select[tuple[RowMapping]]:
             .limit(request.limit)
             .offset(request.offset)
         )
-    # Rank and cut in the narrow table; fetch only the page's rows.
+    # Rank and cut in the narrow table; fetch only the page's rows. Limit
+    # and offset are written into the SQL so that no plan made for unknown
+    # ones (a generic plan) expects many rows and joins by reading a table.
     ranked = (
         sa.select(_documents.c.application_id, rank.label("rank"))
         .where(*_document_conditions(request))
         .order_by(rank.desc(), _documents.c.application_id)
-        .limit(request.limit)
-        .offset(request.offset)
+        .limit(sa.literal(request.limit, literal_execute=True))
+        .offset(sa.literal(request.offset, literal_execute=True))
         .subquery("ranked")
     )
     return (
