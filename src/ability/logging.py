@@ -157,5 +157,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level.upper())
     # Our middleware logs each request once, with its context.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiosqlite", "asyncio", "sqlalchemy"):
+    # SQLAlchemy names a pool's logger after the pool's class; ours is
+    # ability.db.MeasuredPool, outside the "sqlalchemy" tree.
+    for noisy in ("aiosqlite", "asyncio", "sqlalchemy", "ability.db.MeasuredPool"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
