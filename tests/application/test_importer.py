@@ -76,8 +76,17 @@ class TestImport:
         assert one["current_step"] == 1
         assert one["metadata"] == {"n": 7}
         assert one["created_by"] == tenant.users["member"].user_id
+
         # PostgreSQL indexes an import for search after it commits.
+        def waiting() -> Any:
+            stats = api.client.get("/admin/database/stats", headers=tenant.headers())
+            return stats.json()["search_backlog"]
+
+        deferred = backend == "postgres"
+        assert waiting()["ranges"] == (1 if deferred else 0)
+        assert waiting()["ids"] >= (25 if deferred else 0)
         indexed = api.run(index_backlog, api.db)
+        assert waiting() == {"ranges": 0, "ids": 0}
         assert indexed == (25 if backend == "postgres" else 0)
         assert api.run(index_backlog, api.db) == 0
         found = api.client.get(

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ability import metrics
 from ability.admin import service
 from ability.admin.repository import row_estimates
+from ability.application import search as fulltext
 from ability.auth.dependencies import AdminUser
 from ability.dependencies import AppSettings, ReadSession
 from ability.errors import ForbiddenError, NotAuthenticatedError, error_responses
@@ -65,15 +66,18 @@ async def database_stats(
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    """Pool use, the slowest statements and the tables' row estimates."""
+    """Pool use, the slowest statements, the tables' row estimates and the
+    search backlog (bulk-loaded applications not yet searchable)."""
     found = service.samples()
+    everyone = principal.is_platform_admin
     return {
         "dialect": session.get_bind().dialect.name,
         "pool": service.pool_figures(found),
         "slow_statements": service.slow_statements(found, limit),
-        "row_estimates": await row_estimates(session)
-        if principal.is_platform_admin
-        else None,
+        "row_estimates": await row_estimates(session) if everyone else None,
+        "search_backlog": await fulltext.backlog(
+            session, None if everyone else principal.company_id
+        ),
     }
 
 

@@ -215,6 +215,20 @@ async def indexing_deferred(
     )
 
 
+async def backlog(session: AsyncSession, company_id: int | None) -> dict[str, int]:
+    """What bulk loads left to index: ranges, and the ids they span (an upper
+    bound on the applications: other companies' ids may fall in between)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {"ranges": 0, "ids": 0}
+    statement = sa.text(
+        "SELECT count(*), coalesce(sum(last_id - first_id + 1), 0) "
+        "FROM search_backlog "
+        "WHERE CAST(:company_id AS bigint) IS NULL OR company_id = :company_id"
+    )
+    ranges, ids = (await session.execute(statement, {"company_id": company_id})).one()
+    return {"ranges": int(ranges), "ids": int(ids)}
+
+
 _NEXT_RANGE = sa.text(
     "SELECT id, company_id, first_id, last_id FROM search_backlog "
     "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
