@@ -51,7 +51,7 @@ def _free_port() -> int:
 def server_environment(**settings: str) -> dict[str, str]:
     """This process's environment without ``ABILITY_*``, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABILITY_")}
-    env.update(PYTHONUNBUFFERED="1", ABILITY_LOG_LEVEL="WARNING", **settings)
+    env.update({"PYTHONUNBUFFERED": "1", "ABILITY_LOG_LEVEL": "WARNING", **settings})
     return env
 
 
