@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -130,29 +131,48 @@ class ApplicationService:
         idempotency_key: str | None = None,
     ) -> tuple[Application, bool]:
         """Submit one application; returns it and whether it is a replay."""
-        company_id, rows = await self._new_rows(session, principal, [body])
-        request_hash = _request_hash(body.model_dump(mode="json"))
+        response, replayed = await self._insert_once(
+            session,
+            principal,
+            [body],
+            body.model_dump(mode="json"),
+            idempotency_key,
+            lambda rows: to_schema(rows[0]).model_dump(mode="json"),
+        )
+        application = Application.model_validate(response)
+        log.info(
+            "application.create.done", application_id=application.id, replayed=replayed
+        )
+        return application, replayed
+
+    async def _insert_once(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        bodies: list[ApplicationCreate],
+        request: Any,
+        idempotency_key: str | None,
+        respond: Callable[[list[RowMapping]], dict[str, Any]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Insert ``bodies`` and answer ``respond(rows)``; with a key, only
+        the first time: a retry of the same ``request`` gets the first answer.
+        Returns the answer and whether it is a replay."""
+        company_id, rows = await self._new_rows(session, principal, bodies)
+        request_hash = _request_hash(request)
         if idempotency_key is not None:
             replay = await self._replay(
                 session, principal, company_id, idempotency_key, request_hash
             )
             if replay is not None:
-                return Application.model_validate(replay), True
-
-        repository = ApplicationRepository(session, company_id)
-        application = to_schema((await repository.insert_many(rows))[0])
-        _changed(session, company_id, [application.id])
+                return replay, True
+        inserted = await ApplicationRepository(session, company_id).insert_many(rows)
+        _changed(session, company_id, [row["id"] for row in inserted])
+        response = respond(inserted)
         if idempotency_key is not None:
             await self._remember(
-                session,
-                principal,
-                company_id,
-                idempotency_key,
-                request_hash,
-                application.model_dump(mode="json"),
+                session, principal, company_id, idempotency_key, request_hash, response
             )
-        log.info("application.create.done", application_id=application.id)
-        return application, False
+        return response, False
 
     async def _replay(
         self,
@@ -211,29 +231,19 @@ class ApplicationService:
 
         Returns the new ids and whether they replay an earlier request.
         """
-        company_id, rows = await self._new_rows(session, principal, bodies)
-        request_hash = _request_hash(_bulk_request(bodies))
-        if idempotency_key is not None:
-            replay = await self._replay(
-                session, principal, company_id, idempotency_key, request_hash
-            )
-            if replay is not None:
-                return BulkCreated.model_validate(replay).ids, True
-
-        inserted = await ApplicationRepository(session, company_id).insert_many(rows)
-        ids = [row["id"] for row in inserted]
-        _changed(session, company_id, ids)
-        if idempotency_key is not None:
-            await self._remember(
-                session,
-                principal,
-                company_id,
-                idempotency_key,
-                request_hash,
-                BulkCreated(ids=ids).model_dump(mode="json"),
-            )
-        log.info("application.bulk_create.done", count=len(inserted))
-        return ids, False
+        response, replayed = await self._insert_once(
+            session,
+            principal,
+            bodies,
+            _bulk_request(bodies),
+            idempotency_key,
+            lambda rows: BulkCreated(ids=[row["id"] for row in rows]).model_dump(
+                mode="json"
+            ),
+        )
+        ids = BulkCreated.model_validate(response).ids
+        log.info("application.bulk_create.done", count=len(ids), replayed=replayed)
+        return ids, replayed
 
     async def _load(self, repository: ApplicationRepository, app_id: int) -> RowMapping:
         row = await repository.get_by_id(app_id)
