@@ -128,6 +128,15 @@ class Api:
         created: dict[str, Any] = response.json()
         return created
 
+    def history(self, tenant: Tenant, application_id: int) -> list[dict[str, Any]]:
+        """``GET /applications/{id}/history`` as the company admin."""
+        response = self.client.get(
+            f"/applications/{application_id}/history", headers=tenant.headers()
+        )
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
     def act(
         self, tenant: Tenant, who: str, application_id: int, action: str, **extra: Any
     ) -> httpx2.Response:

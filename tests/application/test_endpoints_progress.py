@@ -15,15 +15,6 @@ from tests.conftest import Api
 from tests.factories import Tenant, one_step_workflow
 
 
-def _history(api: Api, tenant: Tenant, app_id: int) -> list[dict[str, Any]]:
-    response = api.client.get(
-        f"/applications/{app_id}/history", headers=tenant.headers()
-    )
-    assert response.status_code == 200
-    rows: list[dict[str, Any]] = response.json()
-    return rows
-
-
 def _get(api: Api, tenant: Tenant, app_id: int) -> dict[str, Any]:
     response = api.client.get(f"/applications/{app_id}", headers=tenant.headers())
     assert response.status_code == 200
@@ -96,7 +87,7 @@ class TestProgress:
         assert response.status_code == 200
         assert response.json()["status"] == "rejected"
         assert response.json()["current_step"] is None
-        assert _history(api, tenant, app_id)[0]["comment"] == "No budget"
+        assert api.history(tenant, app_id)[0]["comment"] == "No budget"
 
     def test_rejecting_the_last_step_rejects(self, api: Api) -> None:
         tenant = api.tenant()
@@ -117,7 +108,7 @@ class TestProgress:
         assert response.status_code == 200
         assert response.json()["status"] == "pending"
         assert response.json()["current_step"] == 1
-        assert [row["action"] for row in _history(api, tenant, created["id"])] == [
+        assert [row["action"] for row in api.history(tenant, created["id"])] == [
             "comment"
         ]
 
@@ -179,7 +170,7 @@ class TestProgress:
 
         assert response.status_code == 403
         assert _get(api, tenant, app_id)["version"] == 1
-        assert _history(api, tenant, app_id) == []
+        assert api.history(tenant, app_id) == []
 
     def test_reviewer_cannot_approve_the_approver_step(self, api: Api) -> None:
         tenant = api.tenant()
@@ -199,13 +190,13 @@ class TestProgress:
         tenant = api.tenant()
         app_id = _final(api, tenant, how)
         before = _get(api, tenant, app_id)
-        rows = len(_history(api, tenant, app_id))
+        rows = len(api.history(tenant, app_id))
 
         response = api.act(tenant, "admin", app_id, action)
 
         assert response.status_code == 409
         assert _get(api, tenant, app_id) == before
-        assert len(_history(api, tenant, app_id)) == rows
+        assert len(api.history(tenant, app_id)) == rows
 
     def test_matching_expected_version_is_accepted(self, api: Api) -> None:
         tenant = api.tenant()
@@ -227,7 +218,7 @@ class TestProgress:
 
         assert response.status_code == 409
         assert _get(api, tenant, app_id)["status"] == "pending"
-        assert [row["action"] for row in _history(api, tenant, app_id)] == ["comment"]
+        assert [row["action"] for row in api.history(tenant, app_id)] == ["comment"]
 
     def test_application_of_another_company_is_404(self, api: Api) -> None:
         tenant, other = api.tenant(), api.tenant()
@@ -328,7 +319,7 @@ class TestProgressConcurrency:
             codes = _race(api, tenant, created["id"], ["reviewer", "reviewer2"], body)
 
             assert codes == [200, 409]
-            assert len(_history(api, tenant, created["id"])) == 1
+            assert len(api.history(tenant, created["id"])) == 1
             current = _get(api, tenant, created["id"])
             assert (current["version"], current["current_step"]) == (2, 2)
 
@@ -345,9 +336,7 @@ class TestProgressConcurrency:
             )
 
             assert codes == [200, 409]
-            assert [row["action"] for row in _history(api, tenant, app_id)] == [
-                "approve"
-            ]
+            assert [row["action"] for row in api.history(tenant, app_id)] == ["approve"]
             assert _get(api, tenant, app_id)["status"] == "completed"
 
     def test_without_expected_version_a_middle_step_is_won_once(self, api: Api) -> None:
@@ -365,5 +354,5 @@ class TestProgressConcurrency:
             )
 
             assert codes in ([200, 409], [200, 403])
-            assert len(_history(api, tenant, app_id)) == 1
+            assert len(api.history(tenant, app_id)) == 1
             assert _get(api, tenant, app_id)["current_step"] == 2

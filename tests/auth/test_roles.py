@@ -64,15 +64,6 @@ def _batch_job(api: Api, tenant: Tenant, app_id: int) -> int:
     return job_id
 
 
-def _history(api: Api, tenant: Tenant, app_id: int) -> list[dict[str, Any]]:
-    response = api.client.get(
-        f"/applications/{app_id}/history", headers=tenant.headers()
-    )
-    assert response.status_code == 200
-    rows: list[dict[str, Any]] = response.json()
-    return rows
-
-
 class TestReporter:
     def test_every_route_outside_reports_is_403(self, api: Api) -> None:
         tenant = api.tenant()
@@ -100,7 +91,7 @@ class TestReporter:
         reject = api.act(tenant, "reporter", app["id"], "reject")
 
         assert comment.status_code == reject.status_code == 403
-        assert _history(api, tenant, app["id"]) == []
+        assert api.history(tenant, app["id"]) == []
         current = api.client.get(
             f"/applications/{app['id']}", headers=tenant.headers()
         ).json()

@@ -29,15 +29,6 @@ def _job(api: Api, tenant: Tenant, job_id: int) -> dict[str, Any]:
     return body
 
 
-def _history(api: Api, tenant: Tenant, app_id: int) -> list[dict[str, Any]]:
-    response = api.client.get(
-        f"/applications/{app_id}/history", headers=tenant.headers()
-    )
-    assert response.status_code == 200
-    rows: list[dict[str, Any]] = response.json()
-    return rows
-
-
 class TestBatchProcess:
     def test_accepts_with_202_and_the_job_total(self, api: Api) -> None:
         tenant = api.tenant()
@@ -82,7 +73,7 @@ class TestBatchProcess:
         assert finished is not None
         assert datetime.fromisoformat(started) <= datetime.fromisoformat(finished)
         for app_id in ids:
-            rows = _history(api, tenant, app_id)
+            rows = api.history(tenant, app_id)
             assert len(rows) == 1
             assert rows[0]["action"] == "approve"
             assert rows[0]["comment"] == "batch"
@@ -119,8 +110,8 @@ class TestBatchProcess:
         assert all(detail for detail in errors.values())
         assert errors[foreign] == errors[999_999]
         for app_id in good:
-            assert [r["action"] for r in _history(api, tenant, app_id)] == ["reject"]
-        assert len(_history(api, tenant, finished)) == 1
+            assert [r["action"] for r in api.history(tenant, app_id)] == ["reject"]
+        assert len(api.history(tenant, finished)) == 1
         untouched = api.client.get(
             f"/applications/{foreign}", headers=other.headers()
         ).json()
@@ -139,7 +130,7 @@ class TestBatchProcess:
         assert (job["succeeded"], job["failed"]) == (0, 2)
         assert {e["application_id"] for e in job["errors"]} == set(ids)
         for app_id in ids:
-            assert _history(api, tenant, app_id) == []
+            assert api.history(tenant, app_id) == []
 
     def test_comment_action_applies_to_every_application(self, api: Api) -> None:
         tenant = api.tenant()
@@ -151,7 +142,7 @@ class TestBatchProcess:
 
         assert _job(api, tenant, job_id)["status"] == "succeeded"
         for app_id in ids:
-            assert [r["action"] for r in _history(api, tenant, app_id)] == ["comment"]
+            assert [r["action"] for r in api.history(tenant, app_id)] == ["comment"]
 
     def test_duplicate_ids_are_422_and_start_no_job(self, api: Api) -> None:
         tenant = api.tenant()
@@ -165,7 +156,7 @@ class TestBatchProcess:
         api.wait_for_jobs()
 
         assert response.status_code == 422
-        assert _history(api, tenant, app_id) == []
+        assert api.history(tenant, app_id) == []
 
     def test_empty_and_oversized_id_lists_are_422(self, api: Api) -> None:
         tenant = api.tenant()
