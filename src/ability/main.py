@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +36,7 @@ from ability.errors import AbilityError
 from ability.health.endpoints import router as health_router
 from ability.job.endpoints import router as job_router
 from ability.job.runner import InProcessRunner, JobQueue
+from ability.kit.tasks import cancel_and_wait
 from ability.logging import configure_logging
 from ability.middleware import GZipMiddleware, RequestMiddleware
 from ability.redis import command_client, subscriber_client
@@ -159,9 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             for task in (warming, sampling):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
             await runner.stop()
             await cache.stop()
             await db.dispose()

@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 from ability.cache.local import LocalCache, Token
 from ability.cache.shared import CHANNEL, PREFIX, SharedCache, Snapshot
 from ability.config import Settings
+from ability.kit.tasks import cancel_and_wait
 from ability.metrics import CACHE_INVALIDATIONS, CACHE_LOOKUPS
 
 log = structlog.get_logger()
@@ -55,21 +56,6 @@ class _Flight:
 
     token: Token
     result: asyncio.Future[bytes | None]
-
-
-async def _cancel(task: asyncio.Task[None], tries: int = 50) -> None:
-    """Cancel ``task`` and wait until it ends, cancelling again meanwhile.
-
-    On Python 3.11 ``asyncio.wait_for``, which redis-py sends commands with,
-    can swallow a cancellation that lands just as its command completes
-    (https://github.com/python/cpython/issues/86296): one cancel may not do.
-    """
-    for _ in range(tries):
-        task.cancel()
-        done, _ = await asyncio.wait([task], timeout=0.1)
-        if done:
-            return
-    log.warning("cache.listener.stop.timed_out")
 
 
 class Cache:
@@ -273,7 +259,7 @@ class Cache:
 
     async def stop(self) -> None:
         if self._listener is not None:
-            await _cancel(self._listener)
+            await cancel_and_wait(self._listener)
         for client in {self.client, self.subscriber} - {None}:
             await client.aclose()  # type: ignore[union-attr]
 

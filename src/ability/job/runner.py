@@ -31,6 +31,7 @@ from ability.db import Database
 from ability.job import housekeeping
 from ability.job.repository import JobRepository
 from ability.job.steps import give_up, run_step
+from ability.kit.tasks import cancel_and_wait
 from ability.metrics import JOB_STEP_DURATION, JOBS_QUEUE_DEPTH
 from ability.models.base import utcnow
 
@@ -96,10 +97,7 @@ class InProcessRunner:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
 
     async def idle(self) -> None:
