@@ -77,3 +77,25 @@ class TestServe:
         assert listening_at_banner
         assert ready.status_code == 200
         assert output.count(BANNER) == 1
+
+    def test_the_demo_comes_only_to_an_empty_database(self, tmp_path: Path) -> None:
+        env = server_environment()
+        seeded = subprocess.run(
+            [str(ABILITY), "seed", "--companies", "1", "--applications", "5"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        assert seeded.returncode == 0, seeded.stderr.decode()
+
+        with running_server(tmp_path, env) as server, server.client() as http:
+            demo = http.post(
+                "/auth/login",
+                json={"email": "admin@demo.example", "password": "demo-password"},
+            )
+            output = server.output()
+
+        assert demo.status_code == 401
+        assert BANNER not in output

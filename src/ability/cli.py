@@ -101,15 +101,20 @@ async def _bootstrap_admin(db: Database, settings: Settings) -> None:
         )
 
 
-async def _prepare(db: Database, settings: Settings) -> bool:
-    """Bootstrap the admin and, on an empty embedded database, the demo."""
-    from ability.seed.demo import create_demo, demo_exists
+async def _prepare(db: Database, settings: Settings) -> bool | None:
+    """Bootstrap the admin and, on an empty embedded database, the demo.
 
+    Returns whether the demo was created now, or None when there is none.
+    """
+    from ability.seed.demo import create_demo, demo_exists, is_empty
+
+    wanted = settings.SEED_DEMO and settings.is_sqlite
+    create = wanted and await is_empty(db)
     await _bootstrap_admin(db, settings)
-    if settings.SEED_DEMO and settings.is_sqlite and not await demo_exists(db):
+    if create:
         await create_demo(db)
         return True
-    return False
+    return False if wanted and await demo_exists(db) else None
 
 
 @app.command()
@@ -128,7 +133,7 @@ def serve(
     from ability.seed.demo import DEMO_PASSWORD, DEMO_USERS  # loads the metrics
 
     seeded = _with_db(settings, lambda db: _prepare(db, settings))
-    if settings.is_sqlite and settings.SEED_DEMO:
+    if seeded is not None:
         # The socket already listens: connections from here on are queued
         # until the application has started, never refused.
         _print_welcome(host, port, DEMO_USERS, DEMO_PASSWORD, seeded)

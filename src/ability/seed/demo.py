@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,7 @@ from ability.auth.service import principal_of
 from ability.auth.tokens import Principal
 from ability.company.service import company_service
 from ability.db import Database
-from ability.models import User
+from ability.models import Company, User
 from ability.seed import vocabulary as words
 from ability.user.repository import UserRepository
 from ability.user.service import user_service
@@ -38,6 +39,13 @@ async def demo_exists(db: Database) -> bool:
     async with db.session(write=False) as session:
         first = next(iter(DEMO_USERS))
         return await UserRepository(session).get_by_email(first) is not None
+
+
+async def is_empty(db: Database) -> bool:
+    """No company yet: a database that was just created."""
+    async with db.session(write=False) as session:
+        found = await session.execute(sa.select(Company.id).limit(1))
+        return found.first() is None
 
 
 async def _users(session: AsyncSession, company_id: int) -> dict[str, Principal]:
