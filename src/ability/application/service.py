@@ -55,10 +55,6 @@ class IdempotencyKeyReusedError(UnprocessableError):
     pass
 
 
-class IdempotencyKeyInFlightError(ConflictError):
-    pass
-
-
 def _changed(session: AsyncSession, company_id: int, ids: list[int]) -> None:
     changed(
         session,
@@ -158,20 +154,42 @@ class ApplicationService:
         the first time: a retry of the same ``request`` gets the first answer.
         Returns the answer and whether it is a replay."""
         company_id, rows = await self._new_rows(session, principal, bodies)
-        request_hash = _request_hash(request)
-        if idempotency_key is not None:
+        repository = ApplicationRepository(session, company_id)
+        if idempotency_key is None:
+            inserted = await repository.insert_many(rows)
+            response = respond(inserted)
+        else:
+            request_hash = _request_hash(request)
             replay = await self._replay(
                 session, principal, company_id, idempotency_key, request_hash
             )
             if replay is not None:
                 return replay, True
-        inserted = await ApplicationRepository(session, company_id).insert_many(rows)
+            try:
+                # The rows and the key are kept together or not at all: when
+                # a retry with the same key commits first, its answer is ours.
+                async with session.begin_nested():
+                    inserted = await repository.insert_many(rows)
+                    response = respond(inserted)
+                    session.add(
+                        IdempotencyKey(
+                            company_id=company_id,
+                            user_id=principal.user_id,
+                            key=idempotency_key,
+                            request_hash=request_hash,
+                            status_code=201,
+                            response=response,
+                            created_at=utcnow(),
+                        )
+                    )
+            except IntegrityError:
+                replay = await self._replay(
+                    session, principal, company_id, idempotency_key, request_hash
+                )
+                if replay is None:
+                    raise
+                return replay, True
         _changed(session, company_id, [row["id"] for row in inserted])
-        response = respond(inserted)
-        if idempotency_key is not None:
-            await self._remember(
-                session, principal, company_id, idempotency_key, request_hash, response
-            )
         return response, False
 
     async def _replay(
@@ -192,33 +210,6 @@ class ApplicationService:
             )
         log.info("application.create.replayed", idempotency_key=key)
         return stored.response
-
-    async def _remember(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        company_id: int,
-        key: str,
-        request_hash: str,
-        response: dict[str, Any],
-    ) -> None:
-        record = IdempotencyKey(
-            company_id=company_id,
-            user_id=principal.user_id,
-            key=key,
-            request_hash=request_hash,
-            status_code=201,
-            response=response,
-            created_at=utcnow(),
-        )
-        try:
-            async with session.begin_nested():
-                session.add(record)
-        except IntegrityError as exc:
-            # A concurrent request with the same key committed first.
-            raise IdempotencyKeyInFlightError(
-                "A request with this Idempotency-Key is in progress; retry"
-            ) from exc
 
     async def bulk_create(
         self,
