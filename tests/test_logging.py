@@ -1,9 +1,11 @@
-"""What an operator reads: one JSON event per line, with request and company."""
+"""What an operator reads: one JSON event per line, with request and company.
+
+The log stream (stderr) holds nothing else: the first-run banner, which is
+for people, goes to stdout."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -12,12 +14,6 @@ from ability.seed.demo import DEMO_PASSWORD
 from tests._live import running_server, server_environment
 
 pytestmark = pytest.mark.slow
-
-
-def _events(output: str) -> list[dict[str, Any]]:
-    # The first-run banner is for people; everything else is one JSON object.
-    lines = [line for line in output.splitlines() if line.startswith("{")]
-    return [orjson.loads(line) for line in lines]
 
 
 def test_each_request_is_one_json_line_with_its_request_and_company(
@@ -37,7 +33,8 @@ def test_each_request_is_one_json_line_with_its_request_and_company(
         client.get("/no/such/route", headers={"X-Request-ID": "trace-43"})
         server.process.terminate()
         server.process.wait(timeout=30)
-        events = _events(server.output())
+        stderr = (server.log_dir / "server.stderr").read_text()
+        events = [orjson.loads(line) for line in stderr.splitlines() if line]
 
     assert listed.status_code == 200
     assert listed.headers["x-request-id"] == "trace-42"

@@ -46,7 +46,10 @@ jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(bench_app, name="bench")
 
+# Messages go to stderr, beside the logs. The first-run banner, which people
+# copy from, goes to stdout: a JSON log stream stays one object per line.
 console = Console(stderr=True)
+banner = Console()
 log = structlog.get_logger()
 _BACKLOG = 2048  # uvicorn's default
 T = TypeVar("T")
@@ -196,14 +199,14 @@ def _print_welcome(
     host: str, port: int, users: Iterable[str], password: str, seeded: bool
 ) -> None:
     url = f"http://{host}:{port}"
-    console.print(f"[bold]Ability[/bold] on {url}  (API docs: {url}/docs)")
+    banner.print(f"[bold]Ability[/bold] on {url}  (API docs: {url}/docs)")
     if seeded:
-        console.print("Created the demo company on first start.")
-    console.print(f"Demo logins (password [bold]{password}[/bold]):")
+        banner.print("Created the demo company on first start.")
+    banner.print(f"Demo logins (password [bold]{password}[/bold]):")
     for email in users:
-        console.print(f"  {email}")
+        banner.print(f"  {email}")
     # One line even when not a terminal (logs), so that it can be pasted.
-    console.print(
+    banner.print(
         f"Try: curl -s {url}/auth/login -H 'content-type: application/json' "
         f'-d \'{{"email": "admin@demo.example", "password": "{password}"}}\'',
         soft_wrap=True,
