@@ -123,8 +123,7 @@ class _Records:
         self._company_id = company_id
         self._user_id = user_id
         self._versions = versions
-        now = writer.stored("created_at", utcnow())
-        self._now = now
+        self._now = writer.stored("created_at", utcnow())
         self._not_deleted = writer.stored("is_deleted", False)
 
     def record(self, number: int, line: bytes) -> tuple[Any, ...]:
