@@ -40,7 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.factories import Tenant, create_tenant, create_workflow  # noqa: E402
-from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
+from tests.servers import (  # noqa: E402
+    free_port,
+    postgres_server,
+    redis_server,
+    stop_process,
+)
 
 from ability.config import Settings  # noqa: E402
 from ability.db import Database  # noqa: E402
@@ -76,17 +81,6 @@ def wait_for(ready: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"{what}: not done within {timeout} s")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate by pid; kill if it does not go."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextmanager
 def api_server(env: dict[str, str], work: Path) -> Iterator[str]:
     port = free_port()
@@ -107,7 +101,7 @@ def api_server(env: dict[str, str], work: Path) -> Iterator[str]:
         wait_for(ready, 60, "ability serve")
         yield base
     finally:
-        stop(process)
+        stop_process(process, grace=30)
 
 
 def _says_ready(log: Path) -> bool:
@@ -138,7 +132,7 @@ def workers(
         yield processes
     finally:
         for process in processes:
-            stop(process)
+            stop_process(process, grace=30)
 
 
 def seed(settings: Settings) -> tuple[Tenant, int]:

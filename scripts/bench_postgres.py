@@ -36,7 +36,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import free_port, postgres_server, redis_server  # noqa: E402
+from tests.servers import (  # noqa: E402
+    free_port,
+    postgres_server,
+    redis_server,
+    stop_process,
+)
 
 from ability.application.importer import import_applications  # noqa: E402
 from ability.application.search import index_backlog  # noqa: E402
@@ -153,8 +158,7 @@ def api_server(env: dict[str, str], workers: int) -> Iterator[str]:
             raise RuntimeError("the API server did not become ready")
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process, grace=30)
 
 
 async def load(

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import unavailable
+from tests.servers import stop_process, unavailable
 
 FLAGS = [
     "--headless",
@@ -179,17 +179,6 @@ def _devtools_port(profile: Path, process: subprocess.Popen[bytes]) -> int:
     raise RuntimeError(f"chromium opened no DevTools port in {START_TIMEOUT} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @contextlib.contextmanager
 def chromium(directory: Path) -> Iterator[Browser]:
     """Headless Chromium with a new profile in ``directory``."""
@@ -211,4 +200,4 @@ def chromium(directory: Path) -> Iterator[Browser]:
     try:
         yield Browser(process, _devtools_port(profile, process))
     finally:
-        _stop(process)
+        stop_process(process)

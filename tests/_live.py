@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.servers import stop_process
+
 ABILITY = Path(sys.executable).parent / "ability"
 READY_TIMEOUT = 30.0
 
@@ -70,17 +72,6 @@ def _wait_ready(server: Server) -> None:
     pytest.fail(f"ability serve not ready in {READY_TIMEOUT} s:\n{server.output()}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @contextmanager
 def running_server(
     cwd: Path, env: dict[str, str], workers: int = 1, wait_ready: bool = True
@@ -104,4 +95,4 @@ def running_server(
                 _wait_ready(server)
             yield server
         finally:
-            _stop(process)
+            stop_process(process)

@@ -59,6 +59,18 @@ def _as_postgres_user() -> list[str]:
     return ["runuser", "-u", PG_USER, "--"] if os.geteuid() == 0 else []
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Terminate a process we started, by its pid; kill it if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @dataclass
 class PostgresServer:
     port: int
@@ -69,12 +81,7 @@ class PostgresServer:
         return f"postgresql+asyncpg://{PG_USER}@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, grace=20)
 
 
 @contextlib.contextmanager
@@ -153,9 +160,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def kill(self) -> None:
         """Stop it abruptly, as a crash would."""

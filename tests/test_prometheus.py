@@ -25,7 +25,13 @@ import pytest
 from tests._live import ABILITY, Server, running_server, server_environment
 from tests._traffic import Traffic, sign_in
 from tests.backends import fresh_postgres_database
-from tests.servers import PostgresServer, free_port, redis_server, unavailable
+from tests.servers import (
+    PostgresServer,
+    free_port,
+    redis_server,
+    stop_process,
+    unavailable,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -55,17 +61,6 @@ def wait_until(probe: Callable[[], T | None], what: str, timeout: float = TIMEOU
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -136,7 +131,7 @@ def prometheus(directory: Path, targets: dict[str, str]) -> Iterator[Prometheus]
             wait_until(lambda: _answers(http, "/-/ready", process), "Prometheus")
             yield Prometheus(process, http)
     finally:
-        _stop(process)
+        stop_process(process, grace=20)
 
 
 def _answers(
@@ -163,7 +158,7 @@ def celery_worker(directory: Path, env: dict[str, str]) -> Iterator[str]:
             wait_until(lambda: _answers(http, "/metrics", process), "the worker")
         yield f"127.0.0.1:{port}"
     finally:
-        _stop(process)
+        stop_process(process, grace=20)
 
 
 @dataclass
