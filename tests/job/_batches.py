@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -160,3 +161,30 @@ def assert_applied_once(job: dict[str, Any], book: Ledger, ids: list[int]) -> No
     assert book.job_items == total
     assert book.events_by_job == dict.fromkeys(ids, 1)
     assert book.events == dict.fromkeys(ids, 1)
+
+
+def check_small_batch_overtakes_big_ones(
+    client: Client,
+    big: tuple[Tenant, int],
+    small: tuple[Tenant, int],
+    timeout: float,
+) -> None:
+    """Ten 1,000-item batches of one company, then a 10-item batch of
+    another: the small one finishes before any of the big ones.
+
+    ``big`` and ``small`` are (tenant, workflow id)."""
+    big_ids = create_applications(client, *big, 10_000)
+    small_ids = create_applications(client, *small, 10)
+    big_jobs = [
+        submit_batch(client, big[0], big_ids[n : n + 1000])
+        for n in range(0, len(big_ids), 1000)
+    ]
+    wait_for_progress(client, big[0], big_jobs[0], timeout)
+    small_job = submit_batch(client, small[0], small_ids)
+    done = wait_for_job(client, small[0], small_job, timeout)
+
+    assert done["status"] == "succeeded"
+    small_finished = datetime.fromisoformat(done["finished_at"])
+    for job_id in big_jobs:
+        finished = get_job(client, big[0], job_id)["finished_at"]
+        assert finished is None or datetime.fromisoformat(finished) > small_finished

@@ -15,7 +15,6 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -30,8 +29,8 @@ from tests.factories import Tenant, create_tenant, create_workflow
 from tests.job._batches import (
     Ledger,
     assert_applied_once,
+    check_small_batch_overtakes_big_ones,
     create_applications,
-    get_job,
     ledger,
     submit_batch,
     wait_for_job,
@@ -210,22 +209,6 @@ class TestBatchOnWorkers:
 
 class TestFairness:
     def test_a_small_batch_is_not_stuck_behind_a_big_one(self, stack: Stack) -> None:
-        big, big_workflow = stack.tenant()
-        small, small_workflow = stack.tenant()
-        big_ids = create_applications(stack.http, big, big_workflow, 10_000)
-        small_ids = create_applications(stack.http, small, small_workflow, 10)
-
-        big_jobs = [
-            submit_batch(stack.http, big, big_ids[n : n + 1000])
-            for n in range(0, len(big_ids), 1000)
-        ]
-        wait_for_progress(stack.http, big, big_jobs[0], TIMEOUT)
-        small_job = submit_batch(stack.http, small, small_ids)
-        done = wait_for_job(stack.http, small, small_job, TIMEOUT)
-
-        assert done["status"] == "succeeded"
-        small_finished = datetime.fromisoformat(done["finished_at"])
-        for job_id in big_jobs:
-            job = get_job(stack.http, big, job_id)
-            finished = job["finished_at"]
-            assert finished is None or datetime.fromisoformat(finished) > small_finished
+        check_small_batch_overtakes_big_ones(
+            stack.http, stack.tenant(), stack.tenant(), TIMEOUT
+        )

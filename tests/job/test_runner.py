@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from ability.main import create_app
 from tests.conftest import Api
 from tests.job._batches import (
     assert_applied_once,
+    check_small_batch_overtakes_big_ones,
     create_applications,
     get_job,
     ledger,
@@ -193,19 +194,9 @@ class TestTransientFailure:
 class TestFairness:
     def test_a_small_batch_is_not_stuck_behind_a_big_one(self, api: Api) -> None:
         big, small = api.tenant(), api.tenant()
-        big_ids = create_applications(api.client, big, api.workflow(big), 10_000)
-        small_ids = create_applications(api.client, small, api.workflow(small), 10)
-
-        big_jobs = [
-            submit_batch(api.client, big, big_ids[n : n + 1000])
-            for n in range(0, len(big_ids), 1000)
-        ]
-        wait_for_progress(api.client, big, big_jobs[0], TIMEOUT)
-        small_job = submit_batch(api.client, small, small_ids)
-        done = wait_for_job(api.client, small, small_job, TIMEOUT)
-
-        assert done["status"] == "succeeded"
-        small_finished = datetime.fromisoformat(done["finished_at"])
-        for job_id in big_jobs:
-            finished = get_job(api.client, big, job_id)["finished_at"]
-            assert finished is None or datetime.fromisoformat(finished) > small_finished
+        check_small_batch_overtakes_big_ones(
+            api.client,
+            (big, api.workflow(big)),
+            (small, api.workflow(small)),
+            TIMEOUT,
+        )
