@@ -59,13 +59,7 @@ def _sla_list(run: RunResult) -> str:
             if r.passed
             else ('<span class="fail">FAIL</span>')
         )
-        if r.value is None:
-            detail = "not measured"
-        elif r.metric == "error_rate":
-            detail = f"worst {100 * r.value:.2f} % ({escape(r.endpoint)})"
-        else:
-            detail = f"worst {r.value:,.1f} ms ({escape(r.endpoint)})"
-        items.append(f"<li>{verdict} {escape(r.name)}: {detail}</li>")
+        items.append(f"<li>{verdict} {escape(r.name)}: {escape(r.worst)}</li>")
     return f"<ul>{''.join(items)}</ul>"
 
 

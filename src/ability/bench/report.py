@@ -60,13 +60,7 @@ def sla_lines(run: RunResult) -> list[str]:
     lines = []
     for result in run.sla:
         mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-        if result.value is None:
-            detail = "not measured"
-        elif result.metric == "error_rate":
-            detail = f"worst {100 * result.value:.2f} % ({result.endpoint})"
-        else:
-            detail = f"worst {_ms(result.value)} ms ({result.endpoint})"
-        lines.append(f"{mark}  {result.name}: {detail}")
+        lines.append(f"{mark}  {result.name}: {result.worst}")
     return lines
 
 

@@ -69,6 +69,16 @@ class SlaResult:
     value: float | None
     passed: bool
 
+    @property
+    def worst(self) -> str:
+        """The worst figure, for people: "worst 12.3 ms (list)"."""
+        if self.value is None:
+            return "not measured"
+        if self.metric == "error_rate":
+            return f"worst {100 * self.value:.2f} % ({self.endpoint})"
+        figure = f"{self.value:,.1f}" if self.value >= 10 else f"{self.value:.2f}"
+        return f"worst {figure} ms ({self.endpoint})"
+
 
 @dataclass
 class RunResult:
